@@ -1,0 +1,261 @@
+/**
+ * The `canopy` CLI as a user runs it: the built program in separate processes, real homes,
+ * real folders, a real daemon with its HTTP API.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FileEntry, FolderInfo, ScanReport, StatusInfo, VersionInfo } from '../api/types.js';
+import { cliJson, CLI, runCli, startDaemonProcess, tmpDir, waitFor, writeSeededFile, type DaemonProcess } from '../testing/index.js';
+
+let base: string;
+let home: string;
+let docs: string;
+const daemons: DaemonProcess[] = [];
+
+beforeEach(() => {
+  base = tmpDir('canopy-cli-');
+  home = path.join(base, 'home');
+  docs = path.join(base, 'docs');
+  fs.mkdirSync(docs);
+});
+afterEach(async () => {
+  for (const d of daemons.splice(0)) if (d.child.exitCode === null) await d.stop();
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+async function init(): Promise<void> {
+  const r = await runCli(['init', '--name', 'laptop', '--label', 'site=home'], { home });
+  expect(r.code, r.stderr).toBe(0);
+}
+
+async function daemon(): Promise<DaemonProcess> {
+  const d = await startDaemonProcess(home);
+  daemons.push(d);
+  return d;
+}
+
+describe('canopy CLI', () => {
+  it('init creates an owner-only identity and refuses to run twice', async () => {
+    await init();
+    expect(fs.statSync(path.join(home, 'identity.json')).mode & 0o077).toBe(0);
+    expect(fs.statSync(home).mode & 0o077).toBe(0);
+    expect(fs.readFileSync(path.join(home, 'config.toml'), 'utf8')).toMatch(/laptop/);
+    const again = await runCli(['init'], { home });
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    expect(again.stderr).toMatch(/already holds a Canopy device/);
+  });
+
+  it('says to run init, in one line and without a stack trace, on a new home', async () => {
+    const r = await runCli(['status'], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^canopy: .*canopy init/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('shares, scans, lists and shows the history of a folder with documented JSON shapes', async () => {
+    await init();
+    fs.writeFileSync(path.join(docs, 'a.txt'), 'hello');
+    fs.mkdirSync(path.join(docs, 'sub'));
+    writeSeededFile(path.join(docs, 'sub', 'b.bin'), 3_000_000, 'b');
+    const added = await cliJson<FolderInfo>(home, ['folder', 'add', docs, '--id', 'docs', '--priority', 'high']);
+    expect(added).toMatchObject({ id: 'docs', path: fs.realpathSync(docs), mode: 'full', priority: 'high', dataClass: 'standard', attached: true });
+
+    const [report] = await cliJson<ScanReport[]>(home, ['scan', 'docs']);
+    expect(report).toMatchObject({ folderId: 'docs', files: 2, dirs: 1, added: 3, bytes: 3_000_005, problems: [] });
+    expect(typeof report!.seconds).toBe('number');
+    expect(typeof report!.mibPerSecond).toBe('number');
+
+    const human = await runCli(['scan'], { home });
+    expect(human.stdout).toMatch(/docs: 2 files.*MiB\/s/);
+
+    const list = await cliJson<FolderInfo[]>(home, ['folder', 'list']);
+    expect(list).toEqual([expect.objectContaining({ id: 'docs', files: 2, bytes: 3_000_005 })]);
+
+    const status = await cliJson<StatusInfo>(home, ['status']);
+    expect(status).toMatchObject({ via: 'direct', daemon: null, device: { name: 'laptop', labels: { site: 'home' } } });
+    expect(status.versions).toBe(3);
+
+    const ls = await cliJson<FileEntry[]>(home, ['ls', 'docs']);
+    expect(ls.map((e) => e.path)).toEqual(['a.txt', 'sub', 'sub/b.bin']);
+    expect(ls.find((e) => e.path === 'sub/b.bin')).toMatchObject({ kind: 'file', size: 3_000_000, heads: 1, localState: 'synced' });
+    expect((await cliJson<FileEntry[]>(home, ['ls', 'docs/sub'])).map((e) => e.path)).toEqual(['sub', 'sub/b.bin']);
+
+    fs.writeFileSync(path.join(docs, 'a.txt'), 'hello again');
+    await cliJson(home, ['scan']);
+    // a filesystem path works as well as FOLDER/PATH
+    const log = await cliJson<VersionInfo[]>(home, ['log', path.join(docs, 'a.txt')]);
+    expect(log).toHaveLength(2);
+    expect(log[0]).toMatchObject({ size: 11, isHead: true, parents: [log[1]!.id], state: 'confirmed', authorName: 'laptop' });
+    expect((await runCli(['log', 'docs/a.txt'], { home })).stdout).toMatch(/VERSION\s+STATE/);
+
+    const removed = await runCli(['folder', 'remove', 'docs'], { home });
+    expect(removed.code).toBe(0);
+    expect(fs.readFileSync(path.join(docs, 'a.txt'), 'utf8')).toBe('hello again');
+    expect((await cliJson<FolderInfo[]>(home, ['folder', 'list']))[0]).toMatchObject({ attached: false });
+  });
+
+  it('gives clear one-line errors for bad input', async () => {
+    await init();
+    const cases: [string[], RegExp][] = [
+      [['folder', 'add', path.join(base, 'missing')], /does not exist/],
+      [['folder', 'add', docs, '--id', 'Bad Id!'], /folder id .* not valid/],
+      [['folder', 'add', home], /overlaps the device's home/],
+      [['scan', 'nope'], /no folder with id "nope"/],
+      [['ls', 'nope/x'], /no folder with id "nope"/],
+      [['init', '--label', 'oops'], /key=value/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args, { home });
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    const bad = await runCli(['folder', 'add', docs, '--mode', 'sometimes'], { home });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/sometimes/);
+  });
+
+  it('refuses an invalid config value with the key and the expected form, and changes nothing', async () => {
+    await init();
+    const file = path.join(home, 'config.toml');
+    fs.appendFileSync(file, '\n[storage]\nmax = "lots"\n');
+    const r = await runCli(['status'], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/storage\.max/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a corrupt or foreign database and leaves it for the user to inspect', async () => {
+    await init();
+    const dbFile = path.join(home, 'canopy.db');
+    fs.rmSync(`${dbFile}-wal`, { force: true });
+    fs.rmSync(`${dbFile}-shm`, { force: true });
+    fs.writeFileSync(dbFile, Buffer.alloc(4096, 7));
+    const r = await runCli(['status'], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/corrupt or not a database/);
+    expect(fs.readFileSync(dbFile).equals(Buffer.alloc(4096, 7))).toBe(true);
+
+    fs.rmSync(dbFile);
+    const foreign = new Database(dbFile);
+    foreign.exec('CREATE TABLE photos (id INTEGER)');
+    foreign.close();
+    const f = await runCli(['status'], { home });
+    expect(f.stderr).toMatch(/not a Canopy database/);
+  });
+
+  it('runs a daemon the CLI talks to, refuses a second one, watches folders and stops cleanly', async () => {
+    await init();
+    await cliJson(home, ['folder', 'add', docs, '--id', 'docs']);
+    const d = await daemon();
+    const status = await cliJson<StatusInfo>(home, ['status']);
+    expect(status).toMatchObject({ via: 'daemon', daemon: { pid: d.info.pid, url: d.info.url } });
+
+    const second = await runCli(['daemon', '--port', '0'], { home });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`in use by a running Canopy daemon \\(pid ${d.info.pid}\\)`));
+
+    fs.writeFileSync(path.join(docs, 'new.txt'), 'seen by the watcher');
+    const entry = await waitFor(async () => (await cliJson<FileEntry[]>(home, ['ls', 'docs'])).find((e) => e.path === 'new.txt'), 'the watcher to index new.txt');
+    expect(entry.size).toBe(19);
+    fs.rmSync(path.join(docs, 'new.txt'));
+    await waitFor(async () => (await cliJson<FileEntry[]>(home, ['ls', 'docs'])).find((e) => e.path === 'new.txt' && e.kind === 'tombstone'), 'the delete to be recorded');
+
+    expect(await d.stop()).toBe(0);
+    expect(d.output()).toMatch(/stopped cleanly/);
+    expect(fs.existsSync(path.join(home, 'daemon.json'))).toBe(false);
+    expect(fs.existsSync(path.join(home, 'lock'))).toBe(false);
+    expect((await cliJson<StatusInfo>(home, ['status'])).via).toBe('direct');
+  });
+
+  it('guards the HTTP API with the token and serves events over WebSocket', async () => {
+    await init();
+    await cliJson(home, ['folder', 'add', docs, '--id', 'docs']);
+    const d = await daemon();
+    const call = (token: string | undefined, headers: Record<string, string> = {}) =>
+      fetch(`${d.info.url}/api/v1/call/status`, { method: 'POST', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, body: '{}' });
+    expect((await call(undefined)).status).toBe(401);
+    expect((await call('wrong-token')).status).toBe(401);
+    const ok = await call(d.info.token);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { result: StatusInfo }).result.device.name).toBe('laptop');
+    const bad = await fetch(`${d.info.url}/api/v1/call/folder.add`, { method: 'POST', headers: { authorization: `Bearer ${d.info.token}` }, body: '{"path": 5}' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('BAD_ARGUMENT');
+
+    const wsUrl = `${d.info.url.replace('http', 'ws')}/api/v1/events`;
+    const refused = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(wsUrl);
+      ws.on('open', () => resolve('opened'));
+      ws.on('error', () => resolve('refused'));
+    });
+    expect(refused).toBe('refused');
+
+    const ws = new WebSocket(`${wsUrl}?token=${d.info.token}`);
+    const events: { type: string }[] = [];
+    ws.on('message', (m) => events.push(JSON.parse(String(m)) as { type: string }));
+    await new Promise((r) => ws.on('open', r));
+    await fetch(`${d.info.url}/api/v1/call/scan`, { method: 'POST', headers: { authorization: `Bearer ${d.info.token}` }, body: '{}' });
+    await waitFor(() => events.some((e) => e.type === 'scan.done'), 'a scan.done event');
+    ws.close();
+  });
+
+  it('survives kill -9 in the middle of a scan: the database is sound and the index converges', async () => {
+    await init();
+    for (let d = 0; d < 40; d++) {
+      fs.mkdirSync(path.join(docs, `d${d}`));
+      for (let f = 0; f < 150; f++) fs.writeFileSync(path.join(docs, `d${d}`, `f${f}.txt`), `dir ${d} file ${f}\n`.repeat(1 + (f % 7)));
+    }
+    writeSeededFile(path.join(docs, 'big.bin'), 300 * 1024 * 1024, 'crash');
+    await cliJson(home, ['folder', 'add', docs, '--id', 'docs']);
+    const child = spawn(process.execPath, [CLI, '--home', home, 'scan'], { stdio: 'ignore' });
+    // Let it get properly under way, then pull the plug.
+    await waitFor(() => {
+      try {
+        const db = new Database(path.join(home, 'canopy.db'), { readonly: true });
+        const n = db.prepare('SELECT count(*) FROM versions').pluck().get() as number;
+        db.close();
+        return n > 500;
+      } catch {
+        return false;
+      }
+    }, 'the scan to record versions', 60_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+
+    const db = new Database(path.join(home, 'canopy.db'));
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+
+    // The stale lock is taken over, and a rescan converges on what is on disk.
+    const [report] = await cliJson<ScanReport[]>(home, ['scan']);
+    expect(report!.problems).toEqual([]);
+    const ls = await cliJson<FileEntry[]>(home, ['ls', 'docs']);
+    const files = ls.filter((e) => e.kind === 'file');
+    expect(files).toHaveLength(40 * 150 + 1);
+    for (const e of files) expect(e.size).toBe(fs.statSync(path.join(docs, e.path)).size);
+    const again = await cliJson<ScanReport[]>(home, ['scan']);
+    expect(again[0]).toMatchObject({ hashedFiles: 0, added: 0, changed: 0, removed: 0 });
+  }, 180_000);
+
+  it.runIf(process.getuid?.() === 0)('reports a file it is not allowed to read and keeps indexing the rest (run as an unprivileged user)', async () => {
+    await init();
+    fs.writeFileSync(path.join(docs, 'open.txt'), 'readable');
+    fs.writeFileSync(path.join(docs, 'private.txt'), 'nobody may read this');
+    await cliJson(home, ['folder', 'add', docs, '--id', 'docs']);
+    const nobody = 65534;
+    for (const p of [base, home, docs, ...fs.readdirSync(home).map((n) => path.join(home, n))]) fs.chownSync(p, nobody, nobody);
+    fs.chownSync(path.join(docs, 'open.txt'), nobody, nobody);
+    fs.chmodSync(path.join(docs, 'private.txt'), 0o600); // owned by root
+    const r = await runCli(['scan', '--json'], { home, uid: nobody, gid: nobody });
+    expect(r.code, r.stderr).toBe(0);
+    const [report] = JSON.parse(r.stdout) as ScanReport[];
+    expect(report!.files).toBe(1);
+    expect(report!.problems).toEqual([expect.objectContaining({ path: 'private.txt', code: 'IO_ERROR', message: expect.stringMatching(/permission denied/) })]);
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * The `canopy` command line. Each command is a thin call into `core/api` (through the
+ * daemon when one runs, else directly on the home). Errors print one readable line to
+ * stderr and exit non-zero; a stack trace appears only for bugs, or with CANOPY_DEBUG=1.
+ */
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { resolveHome } from '../config/index.js';
+import { Engine } from '../engine/index.js';
+import { startDaemon } from '../daemon/index.js';
+import { CanopyError } from '../errors/index.js';
+import { ApiCallError } from '../api/http-client.js';
+import { APP_VERSION } from '../version.js';
+import { withClient } from './client.js';
+import * as fmt from './format.js';
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const json = (v: unknown) => out(JSON.stringify(v, null, 2));
+
+function homeOf(cmd: Command): string {
+  return resolveHome(cmd.optsWithGlobals<{ home?: string }>().home);
+}
+
+function parseLabel(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const m = /^([A-Za-z0-9_.-]+)=([A-Za-z0-9_.-]+)$/.exec(value);
+  if (!m) throw new CanopyError('BAD_ARGUMENT', `label "${value}" must look like key=value (letters, digits, '.', '_', '-')`);
+  return { ...previous, [m[1] as string]: m[2] as string };
+}
+
+/** A FOLDER/PATH target, or a filesystem path (made absolute so the daemon can resolve it). */
+function target(value: string): string {
+  if (path.isAbsolute(value) || value.startsWith('.') ) return path.resolve(value);
+  return value;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('canopy')
+    .description('Keep your files alive across all of your own devices.')
+    .version(APP_VERSION)
+    .option('--home <dir>', 'the device home (default: $CANOPY_HOME or the platform app-data folder)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('init')
+    .description('create this device: identity, config and database')
+    .option('--name <name>', 'device name (default: host name)')
+    .option('--label <key=value>', 'a device label such as site=home (repeatable)', parseLabel, {})
+    .option('--json', 'print JSON')
+    .action(async (o: { name?: string; label: Record<string, string>; json?: boolean }, cmd: Command) => {
+      const home = homeOf(cmd);
+      const engine = Engine.init(home, { name: o.name, labels: o.label });
+      const info = { deviceId: engine.identity.deviceId, name: engine.config.device.name, labels: engine.config.device.labels, home };
+      await engine.close();
+      if (o.json) json(info);
+      else out(`Created device ${info.name} (${info.deviceId}) in ${home}`);
+    });
+
+  const folder = program.command('folder').description('share, list and remove folders');
+  folder.command('add <path>')
+    .description('share a folder (or attach a local directory to a folder the mesh has)')
+    .option('--id <id>', 'folder id (default: a new random id)')
+    .addOption(new Option('--mode <mode>', 'full or on-demand').choices(['full', 'on-demand']))
+    .addOption(new Option('--priority <level>', 'default priority').choices(['critical', 'high', 'normal', 'low', 'expendable']))
+    .addOption(new Option('--class <class>', 'data class').choices(['critical', 'sensitive', 'standard', 'public']))
+    .option('--label <label>', 'display name (default: the directory name)')
+    .option('--json', 'print JSON')
+    .action(async (p: string, o: { id?: string; mode?: 'full' | 'on-demand'; priority?: 'normal'; class?: 'standard'; label?: string; json?: boolean }, cmd: Command) => {
+      const f = await withClient(homeOf(cmd), (c) => c.call('folder.add', { path: path.resolve(p), id: o.id, mode: o.mode, priority: o.priority, dataClass: o.class, label: o.label }));
+      if (o.json) json(f);
+      else out(`Shared ${f.path} as folder ${f.id} (${f.mode}, ${f.priority}, ${f.dataClass}). Run \`canopy scan ${f.id}\` or start the daemon to index it.`);
+    });
+  folder.command('list')
+    .description('list the folders this device knows')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const list = await withClient(homeOf(cmd), (c) => c.call('folder.list', {}));
+      if (o.json) json(list);
+      else out(fmt.folderList(list));
+    });
+  folder.command('remove <id>')
+    .description('detach a folder from this device (files on disk are left alone)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
+      const f = await withClient(homeOf(cmd), (c) => c.call('folder.remove', { id }));
+      if (o.json) json(f);
+      else out(`Detached folder ${f.id}; its files on disk were not touched.`);
+    });
+
+  program.command('scan [folder]')
+    .description('index now: one folder, or every attached folder')
+    .option('--json', 'print JSON')
+    .action(async (folderId: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      const reports = await withClient(homeOf(cmd), (c) => c.call('scan', { folder: folderId }));
+      if (o.json) json(reports);
+      else out(reports.length ? reports.map(fmt.scanReport).join('\n') : 'No attached folders to scan.');
+    });
+
+  program.command('status')
+    .description('this device, its store and its folders')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const s = await withClient(homeOf(cmd), (c) => c.call('status', {}));
+      if (o.json) json(s);
+      else out(fmt.status(s));
+    });
+
+  program.command('ls <target>')
+    .description('list indexed paths: FOLDER, FOLDER/PATH, or a path inside an attached folder')
+    .option('--json', 'print JSON')
+    .action(async (t: string, o: { json?: boolean }, cmd: Command) => {
+      const entries = await withClient(homeOf(cmd), (c) => c.call('ls', { target: target(t) }));
+      if (o.json) json(entries);
+      else out(fmt.fileList(entries));
+    });
+
+  program.command('log <target>')
+    .description('the versions of one path (FOLDER/PATH or a path inside an attached folder)')
+    .option('--json', 'print JSON')
+    .action(async (t: string, o: { json?: boolean }, cmd: Command) => {
+      const versions = await withClient(homeOf(cmd), (c) => c.call('log', { target: target(t) }));
+      if (o.json) json(versions);
+      else out(fmt.versionLog(versions));
+    });
+
+  program.command('daemon')
+    .description('run the engine, its API and the folder watchers until SIGINT/SIGTERM')
+    .option('--port <port>', 'API port (default from config; 0 picks a free one)', (v) => Number.parseInt(v, 10))
+    .option('--init', 'create the device first if the home is new')
+    .action(async (o: { port?: number; init?: boolean }, cmd: Command) => {
+      const home = homeOf(cmd);
+      if (o.init) await initIfNeeded(home);
+      await runDaemon(home, o.port);
+    });
+
+  program.command('start')
+    .description('create the device if needed and run it (headless daemon with its API)')
+    .option('--port <port>', 'API port', (v) => Number.parseInt(v, 10))
+    .action(async (o: { port?: number }, cmd: Command) => {
+      const home = homeOf(cmd);
+      await initIfNeeded(home);
+      await runDaemon(home, o.port);
+    });
+
+  return program;
+}
+
+async function initIfNeeded(home: string): Promise<void> {
+  try {
+    const e = Engine.init(home);
+    out(`Created device ${e.config.device.name} (${e.identity.deviceId}) in ${home}`);
+    await e.close();
+  } catch (err) {
+    if (!(err instanceof CanopyError && err.code === 'ALREADY_INITIALIZED')) throw err;
+  }
+}
+
+async function runDaemon(home: string, port: number | undefined): Promise<void> {
+  const d = await startDaemon(home, { port });
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      out(`canopy daemon: ${sig}, shutting down`);
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  await d.stop();
+  out('canopy daemon: stopped cleanly');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed the usage problem (or help/version, with exit code 0).
+    return err.exitCode;
+  }
+  if (err instanceof CanopyError || err instanceof ApiCallError) {
+    process.stderr.write(`canopy: ${err.message}\n`);
+    if (process.env.CANOPY_DEBUG) console.error(err);
+    return 1;
+  }
+  process.stderr.write(`canopy: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (process.env.CANOPY_DEBUG || !(err instanceof Error)) console.error(err);
+  else process.stderr.write('(run with CANOPY_DEBUG=1 for details, and please report it)\n');
+  return 70;
+}

@@ -1,0 +1,161 @@
+/**
+ * The numbered migrations of the metadata database. Never edit a released migration:
+ * add the next one. `user_version` records how many have run.
+ *
+ * Why these tables (see DESIGN.md sections 1, 2 and 5):
+ * - versions + version_parents form the DAG of every path; heads are its leaves.
+ * - change_log is each origin's signed, append-only log: what peers exchange.
+ * - local_files is the scanner's fast path (size, mtime, inode of what was last indexed)
+ *   and says which version the working copy holds.
+ * - version_chunks maps each version to its ordered chunks, with offsets, so a working-copy
+ *   file can serve its own chunks without a second copy in the store.
+ * - stored_chunks is what the content-addressed store holds (the quota counts these).
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1: the local engine */ `
+  CREATE TABLE devices (
+    id          TEXT PRIMARY KEY,
+    public_key  BLOB NOT NULL,
+    name        TEXT NOT NULL,
+    labels      TEXT NOT NULL DEFAULT '{}',
+    trust       TEXT NOT NULL DEFAULT 'owner' CHECK (trust IN ('owner', 'storage-only')),
+    is_local    INTEGER NOT NULL DEFAULT 0,
+    capacity    TEXT,
+    last_seen   INTEGER,
+    added_at    INTEGER NOT NULL,
+    revoked_at  INTEGER
+  );
+
+  CREATE TABLE folders (
+    id          TEXT PRIMARY KEY,
+    label       TEXT NOT NULL,
+    data_class  TEXT NOT NULL CHECK (data_class IN ('critical', 'sensitive', 'standard', 'public')),
+    priority    TEXT NOT NULL CHECK (priority IN ('critical', 'high', 'normal', 'low', 'expendable')),
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    removed_at  INTEGER
+  );
+
+  CREATE TABLE local_folders (
+    folder_id     TEXT PRIMARY KEY REFERENCES folders(id),
+    path          TEXT NOT NULL UNIQUE,
+    mode          TEXT NOT NULL CHECK (mode IN ('full', 'on-demand')),
+    attached_at   INTEGER NOT NULL,
+    last_scan_at  INTEGER
+  );
+
+  CREATE TABLE versions (
+    id          TEXT PRIMARY KEY,
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('file', 'dir', 'symlink', 'tombstone')),
+    size        INTEGER NOT NULL,
+    mtime_ms    REAL NOT NULL,
+    mode        INTEGER NOT NULL,
+    target      TEXT,
+    vector      TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    origin_seq  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'provisional' CHECK (state IN ('provisional', 'confirmed'))
+  );
+  CREATE INDEX versions_by_path ON versions(folder_id, path);
+
+  CREATE TABLE version_parents (
+    version_id  TEXT NOT NULL,
+    parent_id   TEXT NOT NULL,
+    PRIMARY KEY (version_id, parent_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE version_chunks (
+    version_id  TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    chunk       TEXT NOT NULL,
+    offset      INTEGER NOT NULL,
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (version_id, idx)
+  ) WITHOUT ROWID;
+  CREATE INDEX version_chunks_by_chunk ON version_chunks(chunk);
+
+  CREATE TABLE heads (
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    version_id  TEXT NOT NULL,
+    PRIMARY KEY (folder_id, path, version_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE change_log (
+    origin       TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    signature    BLOB NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (origin, seq)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE local_files (
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    mtime_ms    REAL NOT NULL,
+    ino         INTEGER NOT NULL,
+    mode        INTEGER NOT NULL,
+    version_id  TEXT NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE scan_problems (
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    seen_at     INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE stored_chunks (
+    hash         TEXT PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    stored_at    INTEGER NOT NULL,
+    last_access  INTEGER NOT NULL,
+    quarantined  INTEGER NOT NULL DEFAULT 0
+  );
+
+  CREATE TABLE replicas (
+    chunk        TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
+    verified_at  INTEGER NOT NULL,
+    PRIMARY KEY (chunk, device_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE pins (
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE path_priorities (
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    priority    TEXT NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+  );
+
+  CREATE TABLE job_runs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    job          TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    status       TEXT NOT NULL,
+    report       TEXT
+  );
+  `,
+];

@@ -1,0 +1,147 @@
+/**
+ * The engine of one device: opens its home (lock, config, identity, database, chunk store,
+ * hash workers) and ties the local pieces together: folders, scanner, versions, watcher.
+ * `core/api` is the only thing above it; nothing here knows about transports or UIs.
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import { CanopyError } from '../errors/index.js';
+import { acquireLock, homeFiles, isInitialized, type HomeLock } from '../home/index.js';
+import { loadConfig, renderDefaultConfigToml, type CanopyConfig } from '../config/index.js';
+import { createIdentity, loadIdentity, type Identity } from '../identity/index.js';
+import { openDatabase, type Db } from '../db/index.js';
+import { ChunkStore } from '../store/index.js';
+import { HashPool } from '../chunking/pool.js';
+import { ChangeLog } from '../log/index.js';
+import { Versions } from '../versions/index.js';
+import { Folders, type Folder } from '../folders/index.js';
+import { Scanner, type ScanProgress, type ScanReport } from '../scan/index.js';
+import { FolderWatcher } from '../watch/index.js';
+
+export interface EngineEvents {
+  'scan.progress': [ScanProgress];
+  'scan.done': [ScanReport];
+  'watch.error': [{ folderId: string; message: string }];
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly store: ChunkStore;
+  readonly versions: Versions;
+  readonly folders: Folders;
+  readonly scanner: Scanner;
+  readonly log: ChangeLog;
+  private readonly pool: HashPool;
+  private readonly watchers = new Map<string, FolderWatcher>();
+  private closed = false;
+
+  private constructor(readonly home: string, readonly config: CanopyConfig, readonly identity: Identity, readonly db: Db, private readonly lock: HomeLock) {
+    super();
+    const files = homeFiles(home);
+    this.store = new ChunkStore(files.chunks, db, { maxBytes: config.storage.max, minFreeBytes: config.storage.minFree });
+    this.pool = new HashPool({ threads: config.scan.hashThreads > 0 ? config.scan.hashThreads : undefined });
+    this.log = new ChangeLog(db, identity);
+    const countDevices = db.prepare('SELECT count(*) FROM devices WHERE revoked_at IS NULL').pluck();
+    const meshSize = () => (countDevices.get() as number) || 1;
+    this.versions = new Versions(db, this.log, identity.deviceId, meshSize);
+    this.folders = new Folders(db, this.log, identity.deviceId, home);
+    this.scanner = new Scanner({
+      db, versions: this.versions, pool: this.pool, unstableRetries: config.scan.unstableRetries,
+      onProgress: (p) => this.emit('scan.progress', p),
+    });
+    this.registerLocalDevice();
+  }
+
+  /** Opens an initialized home. Holds its lock until `close()`. */
+  static open(home: string, role: 'daemon' | 'cli' = 'cli'): Engine {
+    if (!isInitialized(home)) throw new CanopyError('NOT_INITIALIZED', `${home} is not a Canopy home yet; run \`canopy init\` first`, { home });
+    const lock = acquireLock(home, role);
+    let db: Db | undefined;
+    try {
+      const config = loadConfig(home);
+      const identity = loadIdentity(home);
+      db = openDatabase(homeFiles(home).database);
+      return new Engine(home, config, identity, db, lock);
+    } catch (err) {
+      db?.close();
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** Creates a home: directory (owner-only), identity, config, database. */
+  static init(home: string, opts: { name?: string | undefined; labels?: Record<string, string> | undefined } = {}): Engine {
+    if (isInitialized(home)) throw new CanopyError('ALREADY_INITIALIZED', `${home} already holds a Canopy device; use another --home to create a second one`, { home });
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    fs.chmodSync(home, 0o700);
+    writeStarterConfig(home, opts.name ?? os.hostname(), opts.labels ?? {});
+    createIdentity(home);
+    return Engine.open(home);
+  }
+
+  async scan(folderId?: string, paths?: readonly string[]): Promise<ScanReport[]> {
+    const targets = folderId ? [this.requireAttached(folderId)] : this.folders.attached();
+    const reports: ScanReport[] = [];
+    for (const f of targets) {
+      const report = await this.scanner.scan({ id: f.id, path: f.local.path }, paths ?? ['']);
+      this.emit('scan.done', report);
+      reports.push(report);
+    }
+    return reports;
+  }
+
+  /** Starts watching every attached folder (and folders attached later via `watchFolder`). */
+  startWatching(): void {
+    for (const f of this.folders.attached()) this.watchFolder(f.id);
+  }
+
+  watchFolder(folderId: string): void {
+    if (this.watchers.has(folderId) || this.closed) return;
+    const f = this.requireAttached(folderId);
+    const watcher = new FolderWatcher(f.local.path, {
+      debounceMs: this.config.scan.debounce,
+      onChanges: (paths) => this.scan(f.id, paths).then(() => undefined),
+      onError: (message) => this.emit('watch.error', { folderId: f.id, message }),
+    });
+    this.watchers.set(folderId, watcher);
+  }
+
+  async unwatchFolder(folderId: string): Promise<void> {
+    const w = this.watchers.get(folderId);
+    this.watchers.delete(folderId);
+    await w?.close();
+  }
+
+  isWatching(folderId: string): boolean {
+    return this.watchers.has(folderId);
+  }
+
+  requireAttached(folderId: string): Folder & { local: NonNullable<Folder['local']> } {
+    const f = this.folders.require(folderId);
+    if (!f.local) throw new CanopyError('NOT_FOUND', `folder "${folderId}" is not attached on this device; attach it with \`canopy folder add PATH --id ${folderId}\``);
+    return f as Folder & { local: NonNullable<Folder['local']> };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.watchers.values()].map((w) => w.close()));
+    this.watchers.clear();
+    await this.pool.close();
+    this.db.close();
+    this.lock.release();
+  }
+
+  private registerLocalDevice(): void {
+    const d = this.config.device;
+    this.db.prepare(`INSERT INTO devices (id, public_key, name, labels, trust, is_local, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, labels = excluded.labels, trust = excluded.trust`)
+      .run(this.identity.deviceId, this.identity.publicKey, d.name, JSON.stringify(d.labels), d.trust, Date.now());
+  }
+}
+
+function writeStarterConfig(home: string, name: string, labels: Record<string, string>): void {
+  const file = homeFiles(home).config;
+  if (fs.existsSync(file)) return;
+  fs.writeFileSync(file, renderDefaultConfigToml({ device: { name, labels } }), { mode: 0o600 });
+}

@@ -1,0 +1,119 @@
+/**
+ * Walks a folder (or a subtree of it) and lstat()s what it finds, without following
+ * symlinks. Problems (unreadable directories, names that are not valid UTF-8) are returned,
+ * not thrown: one bad entry must not stop the scan, and an unreadable directory must not
+ * look like a deleted one, so its path is reported separately.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Stats } from 'node:fs';
+import { errnoCode } from '../errors/index.js';
+import type { IgnoreMatcher } from './ignore.js';
+
+export type EntryKind = 'file' | 'dir' | 'symlink';
+
+export interface WalkEntry {
+  rel: string;
+  kind: EntryKind;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  mode: number;
+  /** Where a symlink points (symlinks are recorded, never followed). */
+  target?: string;
+}
+
+export interface WalkProblem {
+  path: string;
+  code: 'IO_ERROR' | 'BAD_PATH';
+  message: string;
+}
+
+export interface WalkResult {
+  entries: WalkEntry[];
+  problems: WalkProblem[];
+  /** Directories that could not be read: what was indexed under them is kept as it is. */
+  unreadable: string[];
+}
+
+const STAT_BATCH = 128;
+
+export function entryFromStats(rel: string, st: Stats): WalkEntry | undefined {
+  const kind: EntryKind | undefined = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : undefined;
+  if (!kind) return undefined;
+  return { rel, kind, size: kind === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o7777 };
+}
+
+/** Sockets, FIFOs and devices have no content to sync; say so rather than skip silently. */
+export function specialFileProblem(rel: string, st: Stats): WalkProblem {
+  const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isBlockDevice() || st.isCharacterDevice() ? 'a device' : 'special';
+  return { path: rel, code: 'BAD_PATH', message: `not a regular file, directory or symlink (${what}); not synced` };
+}
+
+/** Walks `root/startRel` ('' = the whole folder); the start directory itself is not listed. */
+export async function walk(root: string, startRel: string, matcher: IgnoreMatcher): Promise<WalkResult> {
+  const out: WalkResult = { entries: [], problems: [], unreadable: [] };
+  const stack: string[] = [startRel];
+  while (stack.length > 0) {
+    const dirRel = stack.pop() as string;
+    const names = await readNames(root, dirRel, out);
+    for (let i = 0; i < names.length; i += STAT_BATCH) {
+      const batch = names.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(batch.map((rel) => fsp.lstat(path.join(root, rel)).catch((err: unknown) => err)));
+      batch.forEach((rel, j) => {
+        const st = stats[j];
+        if (!(st && typeof st === 'object' && 'isFile' in st)) {
+          // Vanished between readdir and lstat: not a problem, the file is simply gone.
+          if (errnoCode(st) !== 'ENOENT') out.problems.push({ path: rel, code: 'IO_ERROR', message: `cannot stat: ${(st as Error).message}` });
+          return;
+        }
+        const entry = entryFromStats(rel, st as Stats);
+        if (!entry) {
+          if (!matcher.ignores(rel, false)) out.problems.push(specialFileProblem(rel, st as Stats));
+          return;
+        }
+        if (matcher.ignores(rel, entry.kind === 'dir')) return;
+        out.entries.push(entry);
+        if (entry.kind === 'dir') stack.push(rel);
+      });
+    }
+    await readTargets(root, out.entries, out.problems);
+  }
+  return out;
+}
+
+/** Fills in `target` for the symlinks among `entries` that do not have one yet. */
+export async function readTargets(root: string, entries: WalkEntry[], problems: WalkProblem[]): Promise<void> {
+  for (const e of entries) {
+    if (e.kind !== 'symlink' || e.target !== undefined) continue;
+    try {
+      e.target = await fsp.readlink(path.join(root, e.rel));
+    } catch (err) {
+      problems.push({ path: e.rel, code: 'IO_ERROR', message: `cannot read symlink: ${(err as Error).message}` });
+      e.target = '';
+    }
+  }
+}
+
+async function readNames(root: string, dirRel: string, out: WalkResult): Promise<string[]> {
+  let raw: Buffer[];
+  try {
+    raw = await fsp.readdir(path.join(root, dirRel), { encoding: 'buffer' });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    out.unreadable.push(dirRel);
+    out.problems.push({ path: dirRel || '.', code: 'IO_ERROR', message: `cannot read directory: ${(err as Error).message}` });
+    return [];
+  }
+  const names: string[] = [];
+  for (const buf of raw) {
+    const name = buf.toString('utf8');
+    const rel = dirRel ? `${dirRel}/${name}` : name;
+    if (!Buffer.from(name, 'utf8').equals(buf)) {
+      out.problems.push({ path: rel, code: 'BAD_PATH', message: `name is not valid UTF-8 (bytes ${buf.toString('hex')}); rename it to sync it` });
+      continue;
+    }
+    names.push(rel);
+  }
+  return names;
+}

@@ -1,0 +1,84 @@
+import { Fragment } from 'react';
+import type { FolderInfo } from '../../../core/api/types.js';
+import { formatBytes, formatCount, formatTimestamp, formatWhen } from '../format.js';
+import { useCanopy } from '../store-context.js';
+import { useNow } from '../use-now.js';
+import { ScanProgress } from './ScanProgress.js';
+
+const COLUMNS = ['Label', 'ID', 'Path', 'Mode', 'Priority', 'Class', 'Files', 'Size', 'Last scan', 'Problems'] as const;
+
+/** One row per folder, with its scan button and, while it scans, a progress row below it. */
+export function FolderTable() {
+  const folders = useCanopy((s) => s.folders);
+  const connection = useCanopy((s) => s.connection);
+
+  if (folders.length === 0) {
+    return <p className="empty">{connection === 'connecting' ? 'Loading folders…' : 'No folders yet. Add one below.'}</p>;
+  }
+  return (
+    // A scrollable region must be focusable so keyboard users can scroll it.
+    <div className="table-scroll" role="region" aria-labelledby="folders-caption" tabIndex={0}>
+      <table className="folders">
+        <caption id="folders-caption" className="visually-hidden">Shared folders on this device</caption>
+        <thead>
+          <tr>
+            {COLUMNS.map((c) => (
+              <th key={c} scope="col" className={`col-${c.toLowerCase().replace(' ', '-')}`}>{c}</th>
+            ))}
+            <th scope="col"><span className="visually-hidden">Actions</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {folders.map((f) => (
+            <FolderRow key={f.id} folder={f} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function FolderRow({ folder: f }: { folder: FolderInfo }) {
+  const scan = useCanopy((s) => s.scans[f.id]);
+  const pending = useCanopy((s) => s.scanning[f.id] === true || s.scanning['*'] === true);
+  const startScan = useCanopy((s) => s.scan);
+  const now = useNow();
+  const busy = pending || scan !== undefined;
+
+  return (
+    <Fragment>
+      <tr aria-busy={busy}>
+        <th scope="row" className="col-label">{f.label}</th>
+        <td><code className="id">{f.id}</code></td>
+        <td className="col-path">
+          {f.path ? <code className="path" title={f.path}>{f.path}</code> : <span className="muted">not on this device</span>}
+        </td>
+        <td>{f.mode ?? '—'}</td>
+        <td><span className={`badge priority-${f.priority}`}>{f.priority}</span></td>
+        <td>{f.dataClass}</td>
+        <td className="num">{formatCount(f.files)}</td>
+        <td className="num">{formatBytes(f.bytes)}</td>
+        <td><time dateTime={f.lastScanAt ? new Date(f.lastScanAt).toISOString() : undefined} title={formatTimestamp(f.lastScanAt)}>{formatWhen(f.lastScanAt, now)}</time></td>
+        <td className={`num${f.problems > 0 ? ' warn' : ''}`}>{formatCount(f.problems)}</td>
+        <td className="col-actions">
+          <button
+            type="button"
+            onClick={() => void startScan(f.id)}
+            disabled={!f.attached || busy}
+            aria-label={`Scan ${f.label} now`}
+            title={f.attached ? undefined : 'This folder is not attached on this device'}
+          >
+            {busy ? 'Scanning…' : 'Scan now'}
+          </button>
+        </td>
+      </tr>
+      {scan && (
+        <tr className="progress-row">
+          <td colSpan={COLUMNS.length + 1}>
+            <ScanProgress scan={scan} folderLabel={f.label} />
+          </td>
+        </tr>
+      )}
+    </Fragment>
+  );
+}
