@@ -58,7 +58,11 @@ export function writeWindowState(file: string, state: WindowState): boolean {
     fs.renameSync(tmp, file);
     return true;
   } catch {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // The folder itself is unusable; nothing was left behind.
+    }
     return false;
   }
 }

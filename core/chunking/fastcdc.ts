@@ -9,7 +9,7 @@
  *
  * The algorithm is FastCDC with normalized chunking (Xia et al., USENIX ATC 2016; extended
  * in IEEE TPDS 2020):
- *  - a gear rolling hash `h = (h << 1) + GEAR[byte]` over 32-bit unsigned arithmetic;
+ *  - a gear rolling hash `h = (h << 1) + GEAR[byte]` in wrapping 32-bit arithmetic;
  *  - the first `minSize` bytes of every chunk are skipped without hashing (cut-point
  *    skipping): a chunk can never end there, so hashing them would be wasted work;
  *  - from `minSize` up to `avgSize` a harder mask (MaskS, avg bits + 2) is tested, after

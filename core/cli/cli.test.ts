@@ -123,11 +123,14 @@ describe('canopy CLI', () => {
   it('refuses an invalid config value with the key and the expected form, and changes nothing', async () => {
     await init();
     const file = path.join(home, 'config.toml');
-    fs.appendFileSync(file, '\n[storage]\nmax = "lots"\n');
+    const original = fs.readFileSync(file, 'utf8');
+    expect(original).toMatch(/# max = "50 GiB"/);
+    fs.writeFileSync(file, original.replace('# max = "50 GiB"', 'max = "lots"'));
     const r = await runCli(['status'], { home });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/storage\.max/);
+    expect(r.stderr).toMatch(/storage\.max: expected a size like "100 GiB", got "lots"/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.readFileSync(file, 'utf8')).toBe(original.replace('# max = "50 GiB"', 'max = "lots"'));
   });
 
   it('refuses a corrupt or foreign database and leaves it for the user to inspect', async () => {

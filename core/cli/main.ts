@@ -7,11 +7,17 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { resolveHome } from '../config/index.js';
 import { Engine } from '../engine/index.js';
-import { startDaemon } from '../daemon/index.js';
+import { readDaemonInfo, startDaemon, uiUrl } from '../daemon/index.js';
 import { CanopyError } from '../errors/index.js';
 import { ApiCallError } from '../api/http-client.js';
 import { APP_VERSION } from '../version.js';
 import { withClient } from './client.js';
+import { electronBinary, hasDisplay } from './desktop.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (dist/core/cli -> repo), where the Electron entry is built. */
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 import * as fmt from './format.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -132,12 +138,30 @@ export function buildProgram(): Command {
       await runDaemon(home, o.port);
     });
 
+  program.command('ui')
+    .description('print the address of the web UI of the running daemon (token included)')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const info = readDaemonInfo(homeOf(cmd));
+      if (!info) throw new CanopyError('DAEMON_UNREACHABLE', 'no daemon is running for this home; start one with `canopy daemon`');
+      if (o.json) json({ url: uiUrl(info) });
+      else out(uiUrl(info));
+    });
+
   program.command('start')
-    .description('create the device if needed and run it (headless daemon with its API)')
+    .description('create the device if needed and run it: the desktop app where Electron and a display are available, else the headless daemon with its web UI')
+    .option('--headless', 'always run the headless daemon')
     .option('--port <port>', 'API port', (v) => Number.parseInt(v, 10))
-    .action(async (o: { port?: number }, cmd: Command) => {
+    .action(async (o: { port?: number; headless?: boolean }, cmd: Command) => {
       const home = homeOf(cmd);
       await initIfNeeded(home);
+      const electron = o.headless ? undefined : electronBinary();
+      if (electron && hasDisplay()) {
+        const child = spawn(electron, [path.join(REPO_ROOT, 'dist/electron/main.js')], { stdio: 'inherit', env: { ...process.env, CANOPY_HOME: home } });
+        await new Promise((resolve) => child.on('exit', resolve));
+        return;
+      }
+      if (!o.headless) out(electron ? 'No display: running headless.' : 'No Electron binary here: running headless (open the web UI address below in a browser).');
       await runDaemon(home, o.port);
     });
 

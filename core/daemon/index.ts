@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { Engine } from '../engine/index.js';
 import { ApiService } from '../api/service.js';
 import { startHttpApi, type HttpApiServer } from '../api/http-server.js';
-import { homeFiles, isAlive, writePrivateFile } from '../home/index.js';
+import { homeFiles, isAlive } from '../home/index.js';
+import { writeFileAtomic } from '../config/index.js';
+import { staticUi, uiDirectory } from './static-ui.js';
 
 export interface DaemonInfo {
   pid: number;
@@ -36,11 +38,13 @@ export async function startDaemon(home: string, opts: { port?: number | undefine
     const url = { pid: process.pid, url: '' };
     const api = new ApiService(engine, { daemon: url, watch: true });
     const token = randomBytes(24).toString('base64url');
-    http = await startHttpApi(api, { host: engine.config.api.host, port: opts.port ?? engine.config.api.port, token });
+    const ui = uiDirectory();
+    http = await startHttpApi(api, { host: engine.config.api.host, port: opts.port ?? engine.config.api.port, token, fallback: ui ? staticUi(ui) : undefined });
     url.url = http.url;
     const info: DaemonInfo = { pid: process.pid, url: http.url, token, startedAt: Date.now() };
-    writePrivateFile(homeFiles(home).daemon, JSON.stringify(info));
+    writeFileAtomic(homeFiles(home).daemon, JSON.stringify(info), { mode: 0o600 });
     log(`canopy daemon: device ${engine.identity.deviceId} (${engine.config.device.name}), API at ${http.url}`);
+    log(ui ? `canopy daemon: web UI at ${uiUrl(info)}` : 'canopy daemon: web UI not built (run `npm run build`)');
 
     api.subscribe((e) => {
       if (e.type === 'scan.done' && (e.report.added || e.report.changed || e.report.removed)) {
@@ -75,6 +79,11 @@ export async function startDaemon(home: string, opts: { port?: number | undefine
     await engine.close();
     throw err;
   }
+}
+
+/** The address a browser opens to manage this device (the token rides in the URL once). */
+export function uiUrl(info: Pick<DaemonInfo, 'url' | 'token'>): string {
+  return `${info.url}/?token=${encodeURIComponent(info.token)}`;
 }
 
 /** The running daemon of a home, if there is one whose process is alive. */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { CanopyError } from '../errors/index.js';
 import { acquireLock, homeFiles, isInitialized, type HomeLock } from '../home/index.js';
-import { loadConfig, renderDefaultConfigToml, type CanopyConfig } from '../config/index.js';
+import { loadConfig, renderDefaultConfigToml, writeFileAtomic, type CanopyConfig } from '../config/index.js';
 import { createIdentity, loadIdentity, type Identity } from '../identity/index.js';
 import { openDatabase, type Db } from '../db/index.js';
 import { ChunkStore } from '../store/index.js';
@@ -141,7 +141,6 @@ export class Engine extends EventEmitter<EngineEvents> {
 }
 
 function writeStarterConfig(home: string, name: string, labels: Record<string, string>): void {
-  const file = homeFiles(home).config;
-  if (fs.existsSync(file)) return;
-  fs.writeFileSync(file, renderDefaultConfigToml({ device: { name, labels } }), { mode: 0o600 });
+  // exclusive: a config the user wrote before `init` is kept as it is.
+  writeFileAtomic(homeFiles(home).config, renderDefaultConfigToml({ device: { name: name.slice(0, 255), labels } }), { mode: 0o600, exclusive: true });
 }

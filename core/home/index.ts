@@ -82,16 +82,3 @@ export function isAlive(pid: number): boolean {
 export function isInitialized(home: string): boolean {
   return fs.existsSync(homeFiles(home).identity);
 }
-
-/** Writes a file atomically with owner-only permissions (temp, fsync, rename). */
-export function writePrivateFile(file: string, data: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import iconUrl from '../../assets/icon.svg';
 import type { Transport } from './client.js';
 import { isAddFolderError } from './components/AddFolderForm.js';
 import { ErrorList } from './components/ErrorList.js';
@@ -22,7 +23,7 @@ export function App({ transport, pathForFile }: AppProps) {
       <a className="skip-link" href="#main">Skip to content</a>
       <header className="topbar">
         <div className="brand">
-          <img src="./canopy.svg" alt="" width={24} height={24} />
+          <img src={iconUrl} alt="" width={24} height={24} />
           <span>Canopy</span>
         </div>
         <Nav view={view} onChange={setView} />

@@ -107,8 +107,3 @@ export function labelPairs(labels: Record<string, string>): string[] {
     .sort()
     .map((k) => `${k}=${labels[k] ?? ''}`);
 }
-
-/** The start and end of a long id, for a narrow column: "a1b2c3…f9e8". */
-export function shortId(id: string, keep = 8): string {
-  return id.length <= keep * 2 + 1 ? id : `${id.slice(0, keep)}…${id.slice(-4)}`;
-}
