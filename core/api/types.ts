@@ -64,6 +64,7 @@ export interface ScanReport {
   changed: number;
   removed: number;
   unchanged: number;
+  adopted: number;
   hashedFiles: number;
   hashedBytes: number;
   seconds: number;

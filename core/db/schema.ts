@@ -158,4 +158,44 @@ export const MIGRATIONS: readonly string[] = [
     report       TEXT
   );
   `,
+  /* 2: the mesh: membership, invites, entries waiting for their origin, sync problems */ `
+  CREATE TABLE mesh (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    mesh_key    BLOB NOT NULL,
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT NOT NULL
+  );
+
+  CREATE TABLE invites (
+    id           TEXT PRIMARY KEY,
+    secret_hash  TEXT NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used_at      INTEGER,
+    used_by      TEXT
+  );
+
+  -- Signed entries whose origin is not known yet (its "device add" has not arrived).
+  CREATE TABLE pending_entries (
+    origin       TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    signature    BLOB NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (origin, seq)
+  ) WITHOUT ROWID;
+
+  -- Remote changes this device could not apply (a hostile path, a name the local
+  -- filesystem cannot hold): each with its reason, the rest syncs.
+  CREATE TABLE sync_problems (
+    folder_id   TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    origin      TEXT,
+    code        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    seen_at     INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -40,6 +40,8 @@ export interface ScanReport {
   changed: number;
   removed: number;
   unchanged: number;
+  /** Files found identical to the preferred head other devices made (no new version). */
+  adopted: number;
   hashedFiles: number;
   hashedBytes: number;
   seconds: number;
@@ -92,7 +94,6 @@ export class Scanner {
       upsertRow: db.prepare(`INSERT INTO local_files (folder_id, path, kind, size, mtime_ms, ino, mode, version_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (folder_id, path) DO UPDATE SET
         kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, ino = excluded.ino, mode = excluded.mode, version_id = excluded.version_id`),
-      deleteRow: db.prepare('DELETE FROM local_files WHERE folder_id = ? AND path = ?'),
       chunkList: db.prepare('SELECT chunk FROM version_chunks WHERE version_id = ? ORDER BY idx').pluck(),
       putProblem: db.prepare(`INSERT INTO scan_problems (folder_id, path, code, message, seen_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (folder_id, path) DO UPDATE SET code = excluded.code, message = excluded.message, seen_at = excluded.seen_at`),
@@ -100,7 +101,7 @@ export class Scanner {
       clearProblemsUnder: db.prepare('DELETE FROM scan_problems WHERE folder_id = ? AND (path = ? OR (path > ? AND path < ?))'),
       clearAllProblems: db.prepare('DELETE FROM scan_problems WHERE folder_id = ?'),
       totals: db.prepare(`SELECT sum(kind = 'file') AS files, sum(kind = 'dir') AS dirs, sum(kind = 'symlink') AS symlinks,
-        coalesce(sum(size), 0) AS bytes FROM local_files WHERE folder_id = ?`),
+        coalesce(sum(size), 0) AS bytes FROM local_files WHERE folder_id = ? AND kind != 'tombstone'`),
       markScanned: db.prepare('UPDATE local_folders SET last_scan_at = ? WHERE folder_id = ?'),
     };
   }
@@ -123,7 +124,7 @@ export class Scanner {
     const started = performance.now();
     const roots = normalizeRoots(rawRoots);
     const report: ScanReport = {
-      folderId: folder.id, files: 0, dirs: 0, symlinks: 0, bytes: 0, added: 0, changed: 0, removed: 0, unchanged: 0,
+      folderId: folder.id, files: 0, dirs: 0, symlinks: 0, bytes: 0, added: 0, changed: 0, removed: 0, unchanged: 0, adopted: 0,
       hashedFiles: 0, hashedBytes: 0, seconds: 0, mibPerSecond: 0, problems: [],
     };
     const matcher = loadIgnore(folder.path);
@@ -142,7 +143,7 @@ export class Scanner {
       else if (entry.kind === 'file') toHash.push(entry);
       else direct.push(entry);
     }
-    const gone = [...indexed.values()].filter((row) => !seen.has(row.path) && !underAny(row.path, unreadable) && !matcher.ignores(row.path, row.kind === 'dir'));
+    const gone = [...indexed.values()].filter((row) => row.kind !== 'tombstone' && !seen.has(row.path) && !underAny(row.path, unreadable) && !matcher.ignores(row.path, row.kind === 'dir'));
 
     this.deps.db.transaction(() => {
       this.clearProblems(folder.id, roots);
@@ -249,31 +250,45 @@ export class Scanner {
     return retry;
   }
 
+  /**
+   * Records what the walk found at one path. Parents are only versions this working copy
+   * has reflected (its fast-path row, which may be a tombstone): a file that appears where
+   * other devices have versions this device never materialized is adopted when identical to
+   * the preferred head, and otherwise becomes a branch beside it, never a successor.
+   */
   private recordEntry(batch: PendingBatch, entry: WalkEntry, row: IndexRow | undefined, chunks: readonly ChunkRef[], report: ScanReport): void {
-    if (!row || row.kind !== entry.kind || this.contentChanged(row, entry, chunks)) {
-      batch.change(entry, {
-        folderId: batch.folderId, path: entry.rel, kind: entry.kind, size: entry.size, mtimeMs: entry.mtimeMs, mode: entry.mode, chunks,
-        target: entry.target, parentIds: row ? [row.version_id] : undefined,
-      });
-      if (row) report.changed++;
-      else report.added++;
-    } else {
+    if (row && row.kind === entry.kind && !this.contentChanged(row.version_id, row, entry, chunks)) {
       batch.keep(entry, row.version_id);
       report.unchanged++;
+      return;
     }
+    if (!row) {
+      const head = this.deps.versions.preferredHead(batch.folderId, entry.rel);
+      if (head && head.kind === entry.kind && !this.contentChanged(head.id, head, entry, chunks)) {
+        batch.keep(entry, head.id);
+        report.adopted++;
+        return;
+      }
+    }
+    batch.change(entry, {
+      folderId: batch.folderId, path: entry.rel, kind: entry.kind, size: entry.size, mtimeMs: entry.mtimeMs, mode: entry.mode, chunks,
+      target: entry.target, parentIds: row ? [row.version_id] : [],
+    });
+    if (row && row.kind !== 'tombstone') report.changed++;
+    else report.added++;
   }
 
   /** A touched file whose bytes and mode did not change is not a new version. */
-  private contentChanged(row: IndexRow, entry: WalkEntry, chunks: readonly ChunkRef[]): boolean {
-    if (row.mode !== entry.mode || row.size !== entry.size) return true;
+  private contentChanged(versionId: string, known: { mode: number; size: number }, entry: WalkEntry, chunks: readonly ChunkRef[]): boolean {
+    if (known.mode !== entry.mode || known.size !== entry.size) return true;
     if (entry.kind === 'dir') return false;
-    if (entry.kind === 'symlink') return this.deps.versions.get(row.version_id)?.target !== entry.target;
-    const old = this.stmt.chunkList.all(row.version_id) as string[];
+    if (entry.kind === 'symlink') return this.deps.versions.get(versionId)?.target !== entry.target;
+    const old = this.stmt.chunkList.all(versionId) as string[];
     return old.length !== chunks.length || old.some((h, i) => h !== chunks[i]?.hash);
   }
 
   private recordRemoval(batch: PendingBatch, row: IndexRow, report: ScanReport): void {
-    batch.remove(row.path, { folderId: batch.folderId, path: row.path, kind: 'tombstone', size: 0, mtimeMs: Date.now(), mode: 0, chunks: [], parentIds: [row.version_id] });
+    batch.tombstone(row.path, { folderId: batch.folderId, path: row.path, kind: 'tombstone', size: 0, mtimeMs: Date.now(), mode: 0, chunks: [], parentIds: [row.version_id] });
     report.removed++;
   }
 
@@ -281,10 +296,7 @@ export class Scanner {
   private flush(batch: PendingBatch): void {
     const versions = this.deps.versions.recordLocalBatch(batch.changes);
     for (const r of batch.rows) {
-      if (!r.entry) {
-        this.stmt.deleteRow.run(batch.folderId, r.path);
-        continue;
-      }
+      if (!r.entry) continue;
       const versionId = r.versionId ?? (versions[r.changeIndex as number] as Version).id;
       this.stmt.upsertRow.run(batch.folderId, r.entry.rel, r.entry.kind, r.entry.size, r.entry.mtimeMs, r.entry.ino, r.entry.mode, versionId);
     }
@@ -329,9 +341,10 @@ class PendingBatch {
     this.rows.push({ path: entry.rel, entry, versionId });
   }
 
-  remove(path: string, tombstone: NewLocalVersion): void {
-    this.changes.push(tombstone);
-    this.rows.push({ path });
+  /** The working copy no longer has the path: its row remembers the tombstone as its state. */
+  tombstone(path: string, tombstone: NewLocalVersion): void {
+    const entry: WalkEntry = { rel: path, kind: 'tombstone', size: 0, mtimeMs: 0, ino: 0, mode: 0 };
+    this.rows.push({ path, entry, changeIndex: this.changes.push(tombstone) - 1 });
   }
 }
 

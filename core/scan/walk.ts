@@ -14,7 +14,8 @@ export type EntryKind = 'file' | 'dir' | 'symlink';
 
 export interface WalkEntry {
   rel: string;
-  kind: EntryKind;
+  /** 'tombstone' only in the scanner's own rows: the path is known to be absent. */
+  kind: EntryKind | 'tombstone';
   size: number;
   mtimeMs: number;
   ino: number;

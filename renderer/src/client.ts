@@ -86,7 +86,7 @@ export function connect(env: BrowserEnv = browserEnv()): Connection {
     return { client: bridgeClient(bridge), transport: 'electron', pathForFile: (file) => bridge.getPathForFile(file) };
   }
   if (env.protocol !== 'http:' && env.protocol !== 'https:') {
-    throw new ApiCallError('DAEMON_UNREACHABLE', 'This page has no connection to Canopy. Open it from the desktop app, or from the address `canopy daemon` prints.');
+    throw new ApiCallError('DAEMON_UNREACHABLE', 'This page has no connection to Canopy. Open it from the desktop app, or from the address that "canopy daemon" prints.');
   }
   const { token: fromUrl, cleaned } = takeToken(env.href);
   if (fromUrl !== null) {
@@ -106,7 +106,7 @@ export function connect(env: BrowserEnv = browserEnv()): Connection {
     }
   }
   if (!token) {
-    throw new ApiCallError('UNAUTHORIZED', 'This page needs the access token of the Canopy daemon. Open the address `canopy daemon` prints (it ends in ?token=...).');
+    throw new ApiCallError('UNAUTHORIZED', 'This page needs the access token of the Canopy daemon. Open the address that "canopy daemon" prints (it ends in ?token=…).');
   }
   return { client: connectHttp({ url: env.origin, token, WebSocket: env.WebSocket }), transport: 'http' };
 }

@@ -80,6 +80,7 @@ describe('scan progress', () => {
     expect(scanFraction({ ...base, phase: 'done' })).toBe(1);
   });
   it('describes each phase in words', () => {
+    expect(scanLabel({ ...base, filesDone: 0 })).toBe('Starting the scan…');
     expect(scanLabel(base)).toBe('Looking for changes (3 files so far)');
     expect(scanLabel({ ...base, filesTotal: 1200 })).toBe('Looking at 3 of 1,200 files');
     expect(scanLabel({ ...base, phase: 'hash', filesDone: 12, filesTotal: 40, bytesDone: 3.1 * MiB, bytesTotal: 20 * MiB })).toBe('Hashing 12 of 40 files (3.1 MiB of 20 MiB)');

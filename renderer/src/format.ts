@@ -93,6 +93,7 @@ export function scanFraction(s: ScanState): number {
 export function scanLabel(s: ScanState): string {
   switch (s.phase) {
     case 'walk':
+      if (s.filesTotal === 0 && s.filesDone === 0) return 'Starting the scan…';
       return s.filesTotal > 0 ? `Looking at ${formatCount(s.filesDone)} of ${formatCount(s.filesTotal)} files` : `Looking for changes (${formatCount(s.filesDone)} files so far)`;
     case 'hash':
       return `Hashing ${formatCount(s.filesDone)} of ${formatCount(s.filesTotal)} files (${formatBytes(s.bytesDone)} of ${formatBytes(s.bytesTotal)})`;

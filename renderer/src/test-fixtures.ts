@@ -18,7 +18,7 @@ export function status(folders: FolderInfo[] = [folder()]): StatusInfo {
 
 export function report(over: Partial<ScanReport> = {}): ScanReport {
   return {
-    folderId: 'docs', files: 11, dirs: 1, symlinks: 0, bytes: 4096, added: 1, changed: 0, removed: 0, unchanged: 10, hashedFiles: 1,
+    folderId: 'docs', files: 11, dirs: 1, symlinks: 0, bytes: 4096, added: 1, changed: 0, removed: 0, unchanged: 10, adopted: 0, hashedFiles: 1,
     hashedBytes: 2048, seconds: 0.1, mibPerSecond: 20, problems: [], ...over,
   };
 }

@@ -2,6 +2,7 @@ import { Fragment } from 'react';
 import type { FolderInfo } from '../../../core/api/types.js';
 import { formatBytes, formatCount, formatTimestamp, formatWhen } from '../format.js';
 import { useCanopy } from '../store-context.js';
+import type { ScanState } from '../store.js';
 import { useNow } from '../use-now.js';
 import { ScanProgress } from './ScanProgress.js';
 
@@ -38,6 +39,11 @@ export function FolderTable() {
   );
 }
 
+/** What a requested scan shows until its first progress event arrives. */
+function startingScan(folderId: string): ScanState {
+  return { folderId, phase: 'walk', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
+}
+
 function FolderRow({ folder: f }: { folder: FolderInfo }) {
   const scan = useCanopy((s) => s.scans[f.id]);
   const pending = useCanopy((s) => s.scanning[f.id] === true || s.scanning['*'] === true);
@@ -72,10 +78,10 @@ function FolderRow({ folder: f }: { folder: FolderInfo }) {
           </button>
         </td>
       </tr>
-      {scan && (
+      {busy && (
         <tr className="progress-row">
           <td colSpan={COLUMNS.length + 1}>
-            <ScanProgress scan={scan} folderLabel={f.label} />
+            <ScanProgress scan={scan ?? startingScan(f.id)} folderLabel={f.label} />
           </td>
         </tr>
       )}

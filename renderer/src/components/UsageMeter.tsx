@@ -1,6 +1,9 @@
 import type { Usage } from '../format.js';
 
-/** The chunk store's use of its quota, as a native <meter> (announced as a value in a range). */
+/**
+ * The chunk store's use of its quota, as a native <meter> (announced as a value in a
+ * range). Its colour bands match storeUsage's levels: warning from 90%, danger when full.
+ */
 export function UsageMeter({ usage, id }: { usage: Usage; id: string }) {
   return (
     <div className="usage">
@@ -14,8 +17,8 @@ export function UsageMeter({ usage, id }: { usage: Usage; id: string }) {
         aria-valuetext={usage.label}
         min={0}
         max={1}
-        low={0.75}
-        high={0.9}
+        low={0.9}
+        high={0.999}
         optimum={0}
         value={usage.fraction}
       >
