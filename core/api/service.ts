@@ -10,8 +10,9 @@ import type { Engine } from '../engine/index.js';
 import { CanopyError } from '../errors/index.js';
 import type { Folder } from '../folders/index.js';
 import { APP_VERSION } from '../version.js';
+import { SyncService } from '../sync/index.js';
 import {
-  commandParams, isCommandName, type ApiEvent, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
+  commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
 } from './types.js';
 
@@ -22,6 +23,8 @@ export interface ServiceOptions {
   daemon?: { pid: number; url: string } | undefined;
   /** Start watching folders as they are added (the daemon does; one-shot CLI runs do not). */
   watch?: boolean;
+  /** The running sync (daemon and desktop); absent for one-shot CLI runs. */
+  sync?: SyncService | undefined;
 }
 
 export class ApiService implements CanopyClient {
@@ -41,6 +44,7 @@ export class ApiService implements CanopyClient {
       'folder.add': async (p) => {
         const folder = engine.folders.add(p);
         if (this.opts.watch) engine.watchFolder(folder.id);
+        this.opts.sync?.folderAttached(folder.id);
         const info = this.folderInfo(folder);
         this.emit({ type: 'folder.added', folder: info });
         return info;
@@ -55,7 +59,27 @@ export class ApiService implements CanopyClient {
       scan: (p) => engine.scan(p.folder, p.paths),
       ls: (p) => this.ls(p.target),
       log: (p) => this.log(p.target),
+      'invite.create': async (p) => {
+        const ttl = p.expiresInMs ?? 15 * 60_000;
+        const invite = this.opts.sync ? await this.opts.sync.createInvite(ttl) : engine.mesh.createInvite(ttl);
+        return { ...invite, listening: this.opts.sync !== undefined };
+      },
+      'mesh.join': (p) => this.join(p.code),
+      'device.list': () => this.devices(),
+      'device.remove': (p) => {
+        const d = this.opts.sync ? this.opts.sync.removeDevice(p.id) : engine.mesh.remove(p.id);
+        return this.devices().find((x) => x.id === d.id) as DeviceInfo;
+      },
+      conflicts: (p) => this.conflicts(p.folder),
     };
+    const sync = opts.sync;
+    if (sync) {
+      sync.on('peer', (e) => this.emit({ type: 'device.online', ...e }));
+      sync.on('conflict', (e) => this.emit({ type: 'conflict', ...e }));
+      sync.on('problem', (e) => this.emit({ type: 'problem', ...e }));
+      sync.on('materialized', (e) => this.emit({ type: 'materialized', ...e }));
+      sync.on('status', (s) => this.emit({ type: 'sync.progress', sync: s }));
+    }
   }
 
   async call<C extends CommandName>(command: C, params: Params<C>): Promise<Result<C>> {
@@ -91,7 +115,48 @@ export class ApiService implements CanopyClient {
       store: e.store.usage(),
       versions: e.db.prepare('SELECT count(*) FROM versions').pluck().get() as number,
       logSeq: e.log.nextSeq() - 1,
+      sync: this.opts.sync?.status() ?? null,
     };
+  }
+
+  /** Pairs with an invite; without a running daemon, goes online just long enough to pair. */
+  private async join(code: string): Promise<{ devices: DeviceInfo[] }> {
+    if (this.opts.sync) {
+      await this.opts.sync.join(code);
+    } else {
+      const sync = new SyncService(this.engine);
+      try {
+        await sync.join(code);
+      } finally {
+        await sync.stop();
+      }
+    }
+    return { devices: this.devices() };
+  }
+
+  private devices(): DeviceInfo[] {
+    const online = new Set(this.opts.sync?.status().peers.map((p) => p.deviceId) ?? []);
+    return this.engine.mesh.devices().map((d) => ({
+      id: d.id, name: d.name, labels: d.labels, trust: d.trust, isLocal: d.isLocal, online: d.isLocal || online.has(d.id),
+      lastSeen: d.isLocal ? Date.now() : d.lastSeen, addedAt: d.addedAt, revokedAt: d.revokedAt,
+    }));
+  }
+
+  private conflicts(folder?: string): ConflictInfo[] {
+    const rows = this.engine.db.prepare(`SELECT folder_id, path FROM heads WHERE (? IS NULL OR folder_id = ?)
+      GROUP BY folder_id, path HAVING count(*) > 1 ORDER BY folder_id, path`).all(folder ?? null, folder ?? null) as { folder_id: string; path: string }[];
+    const names = new Map(this.engine.mesh.devices().map((d) => [d.id, d.name]));
+    return rows.map((r) => {
+      const heads = this.engine.versions.heads(r.folder_id, r.path);
+      const preferred = this.engine.versions.preferredHead(r.folder_id, r.path)?.id;
+      return {
+        folderId: r.folder_id, path: r.path,
+        heads: heads.map((h) => ({
+          versionId: h.id, kind: h.kind, author: h.author, authorName: names.get(h.author) ?? null, createdAt: h.createdAt,
+          size: h.size, state: h.state, preferred: h.id === preferred,
+        })),
+      };
+    });
   }
 
   private folderInfo(f: Folder): FolderInfo {

@@ -24,6 +24,11 @@ export const commandParams = {
   'folder.remove': z.object({ id: folderId }).strict(),
   scan: z.object({ folder: folderId.optional(), paths: z.array(relPath).max(10_000).optional() }).strict(),
   ls: z.object({ target: z.string().min(1).max(4096) }).strict(),
+  'invite.create': z.object({ expiresInMs: z.number().int().positive().max(30 * 86_400_000).optional() }).strict(),
+  'mesh.join': z.object({ code: z.string().min(1).max(200) }).strict(),
+  'device.list': z.object({}).strict(),
+  'device.remove': z.object({ id: z.string().min(4).max(64) }).strict(),
+  conflicts: z.object({ folder: folderId.optional() }).strict(),
   log: z.object({ target: z.string().min(1).max(4096) }).strict(),
 } as const;
 
@@ -83,6 +88,8 @@ export interface StatusInfo {
   store: { chunks: number; bytes: number; quarantined: number; maxBytes: number; diskFreeBytes: number };
   versions: number;
   logSeq: number;
+  /** Null when no daemon runs (nothing is syncing). */
+  sync: SyncInfo | null;
 }
 
 export type LocalState = 'synced' | 'deleted' | 'problem';
@@ -115,6 +122,64 @@ export interface VersionInfo {
   target: string | null;
 }
 
+export interface InviteInfo {
+  id: string;
+  code: string;
+  link: string;
+  expiresAt: number;
+  /** False when no daemon runs: the invite waits until one starts. */
+  listening: boolean;
+}
+
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  trust: 'owner' | 'storage-only';
+  isLocal: boolean;
+  online: boolean;
+  lastSeen: number | null;
+  addedAt: number;
+  revokedAt: number | null;
+}
+
+export interface ConflictHead {
+  versionId: string;
+  kind: 'file' | 'dir' | 'symlink' | 'tombstone';
+  author: string;
+  authorName: string | null;
+  createdAt: number;
+  size: number;
+  state: 'provisional' | 'confirmed';
+  preferred: boolean;
+}
+
+export interface ConflictInfo {
+  folderId: string;
+  path: string;
+  heads: ConflictHead[];
+}
+
+export interface PeerSyncInfo {
+  deviceId: string;
+  name: string;
+  connectedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+  rateIn: number;
+}
+
+export interface SyncInfo {
+  online: boolean;
+  meshed: boolean;
+  peers: PeerSyncInfo[];
+  folders: { folderId: string; neededFiles: number; neededBytes: number }[];
+  /** Bytes per second arriving from all peers. */
+  rateIn: number;
+  /** Seconds until what is needed has arrived at the current rate; null when nothing arrives. */
+  etaSeconds: number | null;
+}
+
 export interface CommandResults {
   status: StatusInfo;
   'folder.add': FolderInfo;
@@ -123,6 +188,11 @@ export interface CommandResults {
   scan: ScanReport[];
   ls: FileEntry[];
   log: VersionInfo[];
+  'invite.create': InviteInfo;
+  'mesh.join': { devices: DeviceInfo[] };
+  'device.list': DeviceInfo[];
+  'device.remove': DeviceInfo;
+  conflicts: ConflictInfo[];
 }
 
 export type Result<C extends CommandName> = CommandResults[C];
@@ -133,7 +203,11 @@ export type ApiEvent =
   | { type: 'folder.added'; folder: FolderInfo }
   | { type: 'folder.removed'; folderId: string }
   | { type: 'watch.error'; folderId: string; message: string }
-  | { type: 'problem'; folderId: string; path: string; code: string; message: string };
+  | { type: 'problem'; folderId: string; path: string; code: string; message: string }
+  | { type: 'sync.progress'; sync: SyncInfo }
+  | { type: 'device.online'; deviceId: string; name: string; online: boolean }
+  | { type: 'conflict'; folderId: string; path: string; heads: number }
+  | { type: 'materialized'; folderId: string; written: number; deleted: number };
 
 export interface ApiErrorShape {
   code: string;

@@ -1,6 +1,6 @@
 /** Human-readable renderings of API results for the terminal (the --json forms are the API's own). */
 import { formatSize } from '../config/index.js';
-import type { FileEntry, FolderInfo, ScanReport, StatusInfo, VersionInfo } from '../api/types.js';
+import type { ConflictInfo, DeviceInfo, FileEntry, FolderInfo, ScanReport, StatusInfo, VersionInfo } from '../api/types.js';
 
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
@@ -35,6 +35,7 @@ export function status(s: StatusInfo): string {
     `Engine   ${s.daemon ? `daemon pid ${s.daemon.pid}, API ${s.daemon.url}` : 'not running (read directly from the home)'}`,
     `Store    ${s.store.chunks} chunks, ${formatSize(s.store.bytes)} of ${formatSize(s.store.maxBytes)}; disk free ${formatSize(s.store.diskFreeBytes)}${s.store.quarantined ? `; ${s.store.quarantined} quarantined` : ''}`,
     `History  ${s.versions} versions, log at seq ${s.logSeq}`,
+    ...syncLines(s),
     '',
     folderList(s.folders),
   ].join('\n');
@@ -56,4 +57,38 @@ export function versionLog(versions: VersionInfo[]): string {
       v.authorName ?? v.author.slice(0, 8), when(v.createdAt), v.parents.map((p) => p.slice(0, 12)).join(',') || '-',
     ]),
   ]);
+}
+
+export function deviceList(devices: DeviceInfo[]): string {
+  return table([
+    ['ID', 'NAME', 'STATE', 'LAST SEEN', 'TRUST', 'LABELS'],
+    ...devices.map((d) => [
+      d.id.slice(0, 12), d.name + (d.isLocal ? ' (this device)' : ''), d.revokedAt ? 'removed' : d.online ? 'online' : 'offline',
+      d.isLocal ? 'now' : when(d.lastSeen), d.trust, Object.entries(d.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+    ]),
+  ]);
+}
+
+export function conflictList(conflicts: ConflictInfo[]): string {
+  if (conflicts.length === 0) return 'No conflicts.';
+  const lines: string[] = [];
+  for (const c of conflicts) {
+    lines.push(`${c.folderId}/${c.path}: ${c.heads.length} heads`);
+    for (const h of c.heads) {
+      lines.push(`  ${h.preferred ? '*' : ' '} ${h.versionId.slice(0, 12)}  ${h.kind === 'tombstone' ? 'deleted' : formatSize(h.size)}  by ${h.authorName ?? h.author.slice(0, 8)}  ${when(h.createdAt)}  ${h.state}`);
+    }
+  }
+  lines.push('(* = the head shown in the working copy)');
+  return lines.join('\n');
+}
+
+function syncLines(s: StatusInfo): string[] {
+  if (!s.sync) return [];
+  const y = s.sync;
+  const lines = [`Sync     ${y.meshed ? (y.peers.length ? `${y.peers.length} device(s) connected` : 'no device connected') : 'not paired yet (canopy invite / canopy join)'}${y.rateIn ? `, receiving ${formatSize(y.rateIn)}/s` : ''}`];
+  for (const f of y.folders) {
+    if (f.neededFiles > 0) lines.push(`         ${f.folderId}: needs ${f.neededFiles} file(s), ${formatSize(f.neededBytes)}${y.etaSeconds ? `, about ${y.etaSeconds} s left` : ''}`);
+  }
+  for (const p of y.peers) lines.push(`         ${p.name} (${p.deviceId.slice(0, 8)}): in ${formatSize(p.bytesIn)}, out ${formatSize(p.bytesOut)}`);
+  return lines;
 }

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { resolveHome } from '../config/index.js';
+import { isBootstrapNode, parseDuration, resolveHome } from '../config/index.js';
+import { startTestnet } from '../net/testnet.js';
 import { Engine } from '../engine/index.js';
 import { readDaemonInfo, startDaemon, uiUrl } from '../daemon/index.js';
 import { CanopyError } from '../errors/index.js';
@@ -128,14 +129,80 @@ export function buildProgram(): Command {
       else out(fmt.versionLog(versions));
     });
 
+  program.command('invite')
+    .description('make a one-use invite code for another of your devices')
+    .option('--expires <duration>', 'how long the invite stays valid', '15m')
+    .option('--json', 'print JSON')
+    .action(async (o: { expires: string; json?: boolean }, cmd: Command) => {
+      const expiresInMs = parseDuration(o.expires);
+      const inv = await withClient(homeOf(cmd), (c) => c.call('invite.create', { expiresInMs }));
+      if (o.json) {
+        json(inv);
+        return;
+      }
+      out(`Invite code (one use, valid until ${new Date(inv.expiresAt).toISOString()}):\n\n  ${inv.code}\n\n  ${inv.link}\n`);
+      out(`On the new device run:  canopy join ${inv.code}`);
+      if (!inv.listening) out('Note: no daemon is running here; start `canopy daemon` so the new device can reach this one.');
+    });
+
+  program.command('join <code>')
+    .description('pair this device with your mesh using an invite code')
+    .option('--json', 'print JSON')
+    .action(async (code: string, o: { json?: boolean }, cmd: Command) => {
+      const r = await withClient(homeOf(cmd), (c) => c.call('mesh.join', { code }));
+      if (o.json) json(r);
+      else out(`Joined the mesh: ${r.devices.filter((d) => !d.revokedAt).length} devices. Start \`canopy daemon\` to keep syncing.`);
+    });
+
+  program.command('devices')
+    .description('the devices of your mesh')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const list = await withClient(homeOf(cmd), (c) => c.call('device.list', {}));
+      if (o.json) json(list);
+      else out(fmt.deviceList(list));
+    });
+
+  program.command('device').description('manage one device')
+    .command('remove <id>')
+    .description('revoke a device everywhere: it can no longer connect or receive anything new')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
+      const d = await withClient(homeOf(cmd), (c) => c.call('device.remove', { id }));
+      if (o.json) json(d);
+      else out(`Removed device ${d.name} (${d.id}).`);
+    });
+
+  program.command('conflicts [folder]')
+    .description('paths with more than one head (edits made apart that need merging)')
+    .option('--json', 'print JSON')
+    .action(async (folderId: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      const list = await withClient(homeOf(cmd), (c) => c.call('conflicts', { folder: folderId }));
+      if (o.json) json(list);
+      else out(fmt.conflictList(list));
+    });
+
+  program.command('testnet')
+    .description('run a local DHT bootstrap node (offline LANs, tests) until SIGINT/SIGTERM')
+    .option('--port <port>', 'UDP port of the first node', (v) => Number.parseInt(v, 10), 49737)
+    .option('--host <host>', 'address to bind and announce', '127.0.0.1')
+    .action(async (o: { port: number; host: string }) => {
+      const net = await startTestnet({ port: o.port, host: o.host });
+      out(`canopy testnet: bootstrap ${net.bootstrap.join(' ')}`);
+      out(`Use it with: canopy daemon --bootstrap ${net.bootstrap[0]}`);
+      await untilSignal();
+      await net.stop();
+    });
+
   program.command('daemon')
-    .description('run the engine, its API and the folder watchers until SIGINT/SIGTERM')
+    .description('run the engine, its API, the folder watchers and sync until SIGINT/SIGTERM')
     .option('--port <port>', 'API port (default from config; 0 picks a free one)', (v) => Number.parseInt(v, 10))
+    .option('--bootstrap <host:port>', 'DHT bootstrap node (repeatable; replaces the config\'s)', (v: string, prev: string[] = []) => [...prev, checkBootstrap(v)])
     .option('--init', 'create the device first if the home is new')
-    .action(async (o: { port?: number; init?: boolean }, cmd: Command) => {
+    .action(async (o: { port?: number; init?: boolean; bootstrap?: string[] }, cmd: Command) => {
       const home = homeOf(cmd);
       if (o.init) await initIfNeeded(home);
-      await runDaemon(home, o.port);
+      await runDaemon(home, o.port, o.bootstrap);
     });
 
   program.command('ui')
@@ -178,18 +245,24 @@ async function initIfNeeded(home: string): Promise<void> {
   }
 }
 
-async function runDaemon(home: string, port: number | undefined): Promise<void> {
-  const d = await startDaemon(home, { port });
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      out(`canopy daemon: ${sig}, shutting down`);
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
+async function runDaemon(home: string, port: number | undefined, bootstrap?: string[]): Promise<void> {
+  const d = await startDaemon(home, { port, bootstrap });
+  const sig = await untilSignal();
+  out(`canopy daemon: ${sig}, shutting down`);
   await d.stop();
   out('canopy daemon: stopped cleanly');
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+function checkBootstrap(v: string): string {
+  if (!isBootstrapNode(v)) throw new CanopyError('BAD_ARGUMENT', `--bootstrap "${v}" must look like HOST:PORT`);
+  return v;
 }
 
 export async function main(argv: string[]): Promise<number> {

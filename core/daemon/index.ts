@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Engine } from '../engine/index.js';
 import { ApiService } from '../api/service.js';
+import { SyncService } from '../sync/index.js';
 import { startHttpApi, type HttpApiServer } from '../api/http-server.js';
 import { homeFiles, isAlive } from '../home/index.js';
 import { writeFileAtomic } from '../config/index.js';
@@ -23,20 +24,33 @@ export interface RunningDaemon {
   engine: Engine;
   api: ApiService;
   http: HttpApiServer;
+  sync: SyncService;
   info: DaemonInfo;
   /** Resolves once the first full scan of every folder has finished. */
   initialScan: Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startDaemon(home: string, opts: { port?: number | undefined; log?: (line: string) => void } = {}): Promise<RunningDaemon> {
-  const log = opts.log ?? ((line: string) => console.log(line));
+export interface DaemonOptions {
+  port?: number | undefined;
+  /** DHT bootstrap nodes ("host:port"), replacing the config's for this run. */
+  bootstrap?: string[] | undefined;
+  log?: (line: string) => void;
+}
+
+export async function startDaemon(home: string, opts: DaemonOptions = {}): Promise<RunningDaemon> {
+  const log = opts.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
   const engine = Engine.open(home, 'daemon');
+  if (opts.bootstrap?.length) engine.config.network.bootstrap = opts.bootstrap;
+  const sync = new SyncService(engine);
   let http: HttpApiServer | undefined;
   let rescan: NodeJS.Timeout | undefined;
   try {
     const url = { pid: process.pid, url: '' };
-    const api = new ApiService(engine, { daemon: url, watch: true });
+    const api = new ApiService(engine, { daemon: url, watch: true, sync });
+    sync.on('log', (line) => log(line));
+    sync.on('peer', (p) => log(`device ${p.name} (${p.deviceId.slice(0, 8)}) ${p.online ? 'online' : 'offline'}`));
+    sync.on('conflict', (c) => log(`conflict in ${c.folderId}: ${c.path} has ${c.heads} heads`));
     const token = randomBytes(24).toString('base64url');
     const ui = uiDirectory();
     http = await startHttpApi(api, { host: engine.config.api.host, port: opts.port ?? engine.config.api.port, token, fallback: ui ? staticUi(ui) : undefined });
@@ -55,6 +69,7 @@ export async function startDaemon(home: string, opts: { port?: number | undefine
     });
 
     engine.startWatching();
+    sync.start();
     const initialScan = engine.scan().then(() => undefined, (err: unknown) => log(`initial scan failed: ${err instanceof Error ? err.message : String(err)}`));
     // Watchers can miss events (overflowing queues, sleeping laptops): a periodic full scan
     // is cheap thanks to the fast path and catches whatever they missed.
@@ -67,15 +82,17 @@ export async function startDaemon(home: string, opts: { port?: number | undefine
         clearInterval(rescan);
         await http?.close();
         await initialScan.catch(() => undefined);
+        await sync.stop();
         await engine.close();
         removeDaemonInfo(home, process.pid);
       })();
       return stopping;
     };
-    return { engine, api, http, info, initialScan, stop };
+    return { engine, api, http, sync, info, initialScan, stop };
   } catch (err) {
     clearInterval(rescan);
     await http?.close();
+    await sync.stop();
     await engine.close();
     throw err;
   }

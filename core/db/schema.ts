@@ -198,4 +198,7 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (folder_id, path)
   ) WITHOUT ROWID;
   `,
+  /* 3: finding a version's children (is it still a head?) without scanning its path's history */ `
+  CREATE INDEX version_parents_by_parent ON version_parents(parent_id);
+  `,
 ];

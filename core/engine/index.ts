@@ -18,6 +18,7 @@ import { Versions } from '../versions/index.js';
 import { Folders, type Folder } from '../folders/index.js';
 import { Scanner, type ScanProgress, type ScanReport } from '../scan/index.js';
 import { FolderWatcher } from '../watch/index.js';
+import { Mesh } from '../mesh/index.js';
 
 export interface EngineEvents {
   'scan.progress': [ScanProgress];
@@ -31,6 +32,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly folders: Folders;
   readonly scanner: Scanner;
   readonly log: ChangeLog;
+  readonly mesh: Mesh;
   private readonly pool: HashPool;
   private readonly watchers = new Map<string, FolderWatcher>();
   private closed = false;
@@ -45,6 +47,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const meshSize = () => (countDevices.get() as number) || 1;
     this.versions = new Versions(db, this.log, identity.deviceId, meshSize);
     this.folders = new Folders(db, this.log, identity.deviceId, home);
+    this.mesh = new Mesh(db, identity, this.log);
     this.scanner = new Scanner({
       db, versions: this.versions, pool: this.pool, unstableRetries: config.scan.unstableRetries,
       onProgress: (p) => this.emit('scan.progress', p),

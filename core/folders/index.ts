@@ -38,7 +38,7 @@ export interface AddFolderInput {
   dataClass?: DataClass | undefined;
 }
 
-const ID_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const FOLDER_ID_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 interface FolderRow {
   id: string;
@@ -81,13 +81,13 @@ export class Folders {
   add(input: AddFolderInput): Folder {
     const dir = this.checkDirectory(input.path);
     const id = input.id ?? newFolderId();
-    if (!ID_RE.test(id)) throw new CanopyError('BAD_ARGUMENT', `folder id "${id}" is not valid: use 1-63 lowercase letters, digits, '-' or '_'`);
+    if (!FOLDER_ID_RE.test(id)) throw new CanopyError('BAD_ARGUMENT', `folder id "${id}" is not valid: use 1-63 lowercase letters, digits, '-' or '_'`);
     const existing = this.get(id);
     if (existing?.local) throw new CanopyError('CONFLICT', `folder "${id}" is already attached at ${existing.local.path}`);
     const now = Date.now();
     this.db.transaction(() => {
       if (!existing) {
-        const folder = { id, label: input.label ?? (path.basename(dir) || id), dataClass: input.dataClass ?? 'standard', priority: input.priority ?? 'normal' };
+        const folder = { id, label: (input.label ?? (path.basename(dir) || id)).slice(0, 1024), dataClass: input.dataClass ?? 'standard', priority: input.priority ?? 'normal' };
         this.log.append('folder', (seq) => ({ t: 'folder', op: 'add', ...folder, author: this.localDevice, seq, createdAt: now }));
         this.db.prepare('INSERT INTO folders (id, label, data_class, priority, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
           .run(folder.id, folder.label, folder.dataClass, folder.priority, this.localDevice, now);

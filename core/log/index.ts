@@ -23,20 +23,20 @@ export interface AppendedEntry {
 export class ChangeLog {
   private readonly insert;
   private readonly maxSeq;
-  private seq: number | undefined;
 
   constructor(private readonly db: Db, private readonly identity: Identity) {
     this.insert = db.prepare('INSERT INTO change_log (origin, seq, kind, body, signature, received_at) VALUES (?, ?, ?, ?, ?, ?)');
     this.maxSeq = db.prepare('SELECT max(seq) AS seq FROM change_log WHERE origin = ?');
   }
 
-  /** The sequence number the next local entry will get. */
+  /**
+   * The sequence number the next local entry will get. Read from the database every time
+   * (one primary-key lookup): this device's own old entries can come back from peers after
+   * its database was restored, and a cached counter would then reuse a seq.
+   */
   nextSeq(): number {
-    if (this.seq === undefined) {
-      const row = this.maxSeq.get(this.identity.deviceId) as { seq: number | null };
-      this.seq = (row.seq ?? 0) + 1;
-    }
-    return this.seq;
+    const row = this.maxSeq.get(this.identity.deviceId) as { seq: number | null };
+    return (row.seq ?? 0) + 1;
   }
 
   /**
@@ -48,13 +48,7 @@ export class ChangeLog {
     const body = canonicalBytes(build(seq));
     const signature = sign(this.identity, body);
     this.insert.run(this.identity.deviceId, seq, kind, body, signature, Date.now());
-    this.seq = seq + 1;
     return { origin: this.identity.deviceId, seq, body, signature };
-  }
-
-  /** Forget the cached seq after a rolled-back transaction, so it is read again. */
-  reset(): void {
-    this.seq = undefined;
   }
 }
 

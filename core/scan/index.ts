@@ -111,11 +111,20 @@ export class Scanner {
    * one at a time, in the order they were asked for.
    */
   scan(folder: ScanFolder, roots: readonly string[] = ['']): Promise<ScanReport> {
-    const prev = this.locks.get(folder.id) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(() => this.scanNow(folder, roots));
-    this.locks.set(folder.id, run);
+    return this.withFolderLock(folder.id, () => this.scanNow(folder, roots));
+  }
+
+  /**
+   * Runs `fn` when no scan or other locked work of the folder is running, in the order
+   * asked. The materializer writes under this lock too, so a scan never sees a half-done
+   * write and a write never races a scan's view of the same file.
+   */
+  withFolderLock<T>(folderId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(folderId) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    this.locks.set(folderId, run);
     void run.finally(() => {
-      if (this.locks.get(folder.id) === run) this.locks.delete(folder.id);
+      if (this.locks.get(folderId) === run) this.locks.delete(folderId);
     }).catch(() => undefined);
     return run;
   }

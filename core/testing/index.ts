@@ -130,3 +130,30 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
     await sleep(100);
   }
 }
+
+export interface TestnetProcess {
+  bootstrap: string;
+  stop(): Promise<void>;
+}
+
+/** `canopy testnet` as its own process, on a free-ish port (retried if taken). */
+export async function startTestnetProcess(): Promise<TestnetProcess> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    const child = spawn(process.execPath, [CLI, 'testnet', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const ok = await waitFor(() => output.includes('bootstrap') || child.exitCode !== null, 'testnet to start', 20_000).then(() => output.includes('bootstrap'));
+    if (ok) {
+      return {
+        bootstrap: `127.0.0.1:${port}`,
+        stop: async () => {
+          child.kill('SIGTERM');
+          await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('exit', r)));
+        },
+      };
+    }
+  }
+  throw new Error('could not start a testnet');
+}

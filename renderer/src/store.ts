@@ -116,6 +116,9 @@ export function applyEvent(state: CanopyData, event: ApiEvent, now: number): Can
     case 'problem':
       // Counted in the folder's problems column once the list is reloaded.
       return state;
+    default:
+      // Sync events (peers, progress, conflicts) are shown by views still to come.
+      return state;
   }
 }
 

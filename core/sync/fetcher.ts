@@ -1,0 +1,98 @@
+/**
+ * Fetches chunks from connected devices: different chunks from several holders in
+ * parallel, best-ranked first (EWMA latency, throughput, failures, with some exploration),
+ * a cap on requests in flight per peer, and a read-ahead window so a file's next chunks
+ * are on their way while the current one is written.
+ */
+import { CanopyError, isCanopyError } from '../errors/index.js';
+import { rankPeers } from './peer-stats.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { PeerSession } from './session.js';
+
+export interface ChunkRef {
+  hash: string;
+  size: number;
+}
+
+const MAX_INFLIGHT_PER_PEER = 16;
+const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+
+export class ChunkFetcher {
+  private readonly inflight = new Map<string, Promise<Buffer>>();
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly peers: () => PeerSession[], private readonly download: RateLimiter, private readonly maxInflight = MAX_INFLIGHT_PER_PEER) {}
+
+  /** One chunk, from whichever connected device has it. Concurrent asks share one request. */
+  get(hash: string, size: number): Promise<Buffer> {
+    const existing = this.inflight.get(hash);
+    if (existing) return existing;
+    const p = this.fetchFromAny(hash, size).finally(() => this.inflight.delete(hash));
+    this.inflight.set(hash, p);
+    return p;
+  }
+
+  /**
+   * A fetch function for writing files in order: asking for chunk i also starts the next
+   * chunks of `order` (up to the read-ahead window), so the network never idles.
+   */
+  sequential(order: readonly ChunkRef[]): (hash: string, size: number) => Promise<Buffer> {
+    const ahead = new Map<string, Promise<Buffer>>();
+    let next = 0;
+    let windowBytes = 0;
+    const fill = () => {
+      while (next < order.length && windowBytes < READ_AHEAD_BYTES) {
+        const c = order[next++] as ChunkRef;
+        if (ahead.has(c.hash)) continue;
+        const p = this.get(c.hash, c.size);
+        p.catch(() => undefined);
+        ahead.set(c.hash, p);
+        windowBytes += c.size;
+      }
+    };
+    return (hash, size) => {
+      fill();
+      const p = ahead.get(hash) ?? this.get(hash, size);
+      if (ahead.delete(hash)) windowBytes -= size;
+      fill();
+      return p;
+    };
+  }
+
+  /** Wakes requests waiting for a free peer slot (a peer connected or a request ended). */
+  poke(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private async fetchFromAny(hash: string, size: number): Promise<Buffer> {
+    const tried = new Set<string>();
+    let lastError: unknown;
+    for (;;) {
+      const candidates = rankPeers(this.peers().filter((p) => !p.closed && p.hello && !tried.has(p.deviceId)));
+      if (candidates.length === 0) {
+        if (lastError) throw lastError;
+        throw new CanopyError('NOT_FOUND', `no connected device has chunk ${hash.slice(0, 12)} right now`);
+      }
+      const peer = candidates.find((p) => p.inflight() < this.maxInflight);
+      if (!peer) {
+        await new Promise<void>((resolve) => {
+          this.waiters.push(resolve);
+          setTimeout(resolve, 1000).unref();
+        });
+        continue;
+      }
+      tried.add(peer.deviceId);
+      try {
+        await this.download.take(size);
+        return await peer.request(hash, size);
+      } catch (err) {
+        lastError = err;
+        if (!isCanopyError(err)) throw err;
+      } finally {
+        this.poke();
+      }
+    }
+  }
+}

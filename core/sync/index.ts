@@ -1,0 +1,414 @@
+/**
+ * Sync: keeps this device's folders in step with the rest of its mesh. Owns the network
+ * node, one session per connected device, pushing and pulling log entries by vectors
+ * (relaying other devices' entries too), pairing, and turning arrived versions into files
+ * on disk through the materializer, fetching the chunks it lacks from its peers.
+ *
+ * Every device holds every file in this step (full mode); which device should hold which
+ * chunk is placement's job, and the fetcher already asks whichever peers have a chunk.
+ */
+import { EventEmitter } from 'node:events';
+import type { Engine } from '../engine/index.js';
+import { CanopyError } from '../errors/index.js';
+import { LogIngest, type RemoteEntry } from '../log/ingest.js';
+import { Mesh, pairingProof } from '../mesh/index.js';
+import Protomux from 'protomux';
+import { ENTRY_BATCH_BYTES, fromVector, PROTOCOL_VERSION, SYNC_PROTOCOL, type Hello, type Welcome, type WireEntry } from '../net/messages.js';
+import { Network, type PeerConnection } from '../net/network.js';
+import { ChunkFetcher, type ChunkRef } from './fetcher.js';
+import { LocalChunks } from './local-chunks.js';
+import { Materializer } from './materialize.js';
+import { answerPairing, requestPairing } from './pairing.js';
+import { RateLimiter } from './rate-limit.js';
+import { PeerSession } from './session.js';
+
+export interface PeerStatus {
+  deviceId: string;
+  name: string;
+  connectedAt: number;
+  bytesIn: number;
+  bytesOut: number;
+  rateIn: number;
+}
+
+export interface FolderSyncStatus {
+  folderId: string;
+  neededFiles: number;
+  neededBytes: number;
+}
+
+export interface SyncStatus {
+  online: boolean;
+  meshed: boolean;
+  peers: PeerStatus[];
+  folders: FolderSyncStatus[];
+  rateIn: number;
+  etaSeconds: number | null;
+}
+
+export interface SyncEvents {
+  status: [SyncStatus];
+  peer: [{ deviceId: string; name: string; online: boolean }];
+  conflict: [{ folderId: string; path: string; heads: number }];
+  problem: [{ folderId: string; path: string; code: string; message: string }];
+  materialized: [{ folderId: string; written: number; deleted: number }];
+  log: [string];
+}
+
+const RETRY_MS = 3000;
+
+export class SyncService extends EventEmitter<SyncEvents> {
+  readonly ingest: LogIngest;
+  readonly local: LocalChunks;
+  readonly materializer: Materializer;
+  private readonly network: Network;
+  private get mesh(): Mesh {
+    return this.engine.mesh;
+  }
+  private readonly sessions = new Map<string, PeerSession>();
+  private readonly fetcher: ChunkFetcher;
+  private readonly upload: RateLimiter;
+  private readonly download: RateLimiter;
+  private joining: { secret: Buffer; topic: Buffer } | undefined;
+  private inviteTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private dirty = new Map<string, Set<string> | 'all'>();
+  private materializing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly engine: Engine) {
+    super();
+    const { db, identity, config } = engine;
+    this.ingest = new LogIngest(db, identity.deviceId);
+    const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
+    this.local = new LocalChunks(db, engine.store, folderRoot);
+    this.materializer = new Materializer({
+      db, versions: engine.versions, store: engine.store, local: this.local, scanner: engine.scanner, folderRoot,
+      lock: (folderId, fn) => engine.scanner.withFolderLock(folderId, fn),
+      onProblem: (p) => this.emit('problem', p),
+    });
+    this.upload = new RateLimiter(config.network.uploadLimit);
+    this.download = new RateLimiter(config.network.downloadLimit);
+    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests);
+    this.network = new Network({
+      identity, bootstrap: config.network.bootstrap, maxPeers: config.network.maxPeers,
+      isMember: (pk) => this.mesh.isMember(pk),
+      pairingOpen: () => this.joining !== undefined || this.mesh.activeInvites().length > 0,
+      log: (line) => this.emit('log', line),
+    });
+    this.network.on('connection', (conn) => this.onConnection(conn));
+    engine.on('scan.done', (r) => {
+      if (r.added || r.changed || r.removed) this.pushEntries();
+    });
+  }
+
+  /** Goes online if this device belongs to a mesh or has open invites. */
+  start(): void {
+    this.stopped = false;
+    const topic = this.mesh.topic();
+    if (topic) this.goOnline(topic);
+    this.refreshInvites();
+    this.inviteTimer = setInterval(() => this.refreshInvites(), 5000);
+    this.inviteTimer.unref();
+    for (const f of this.engine.folders.attached()) this.markDirty(f.id, 'all');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.inviteTimer);
+    clearTimeout(this.retryTimer);
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+    await this.network.stop();
+    await this.materializing?.catch(() => undefined);
+  }
+
+  async suspend(): Promise<void> {
+    await this.network.suspend();
+  }
+
+  async resume(): Promise<void> {
+    await this.network.resume();
+  }
+
+  /** Creates an invite and resolves once this device is findable on its topic. */
+  async createInvite(ttlMs: number): Promise<ReturnType<Mesh['createInvite']>> {
+    const invite = this.mesh.createInvite(ttlMs);
+    this.goOnline(this.mesh.topic() as Buffer);
+    this.refreshInvites();
+    const active = this.mesh.activeInvites().find((i) => i.id === invite.id);
+    if (active) await this.network.flushed(active.topic);
+    return invite;
+  }
+
+  /** Pairs this device using an invite code; resolves once it is a member of the mesh. */
+  async join(code: string, timeoutMs = 30_000): Promise<{ devices: number }> {
+    const { secret, id, topic } = Mesh.decodeCode(code);
+    if (this.mesh.key()) throw new CanopyError('CONFLICT', 'this device already belongs to a mesh');
+    this.joining = { secret, topic };
+    this.network.start();
+    this.network.join(topic, { server: false, client: true });
+    // The inviter may announce after our first lookup: look again until it answers.
+    const lookAgain = setInterval(() => this.network.refresh(topic), 2000);
+    const cfg = this.engine.config.device;
+    try {
+      const welcome = await new Promise<Welcome>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new CanopyError('IO_ERROR', 'no device answered this invite: check that the inviting device is online (its daemon running) and the invite is still valid')), timeoutMs);
+        const onConn = (conn: PeerConnection) => {
+          const proof = pairingProofFor(secret, conn.publicKey, this.engine.identity.publicKey);
+          requestPairing(conn, { proof, inviteId: id, name: cfg.name, labels: cfg.labels, trust: cfg.trust }).then(
+            (w) => {
+              clearTimeout(timer);
+              try {
+                this.mesh.accept(w, secret, conn.publicKey);
+                this.openSession(conn);
+                resolve(w);
+              } catch (err) {
+                reject(err);
+              }
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              reject(err);
+            },
+          );
+        };
+        this.pendingJoin = onConn;
+      });
+      return { devices: welcome.devices.length };
+    } finally {
+      clearInterval(lookAgain);
+      this.pendingJoin = undefined;
+      this.joining = undefined;
+      await this.network.leave(topic);
+      const meshTopic = this.mesh.topic();
+      if (meshTopic) this.goOnline(meshTopic);
+    }
+  }
+
+  private pendingJoin: ((conn: PeerConnection) => void) | undefined;
+
+  removeDevice(id: string): ReturnType<Mesh['remove']> {
+    const d = this.mesh.remove(id);
+    this.network.disconnect(d.publicKey);
+    this.pushEntries();
+    return d;
+  }
+
+  status(): SyncStatus {
+    const peers = [...this.sessions.values()].filter((s) => s.hello).map((s) => ({
+      deviceId: s.deviceId, name: s.hello?.name ?? s.deviceId.slice(0, 8), connectedAt: s.connectedAt,
+      bytesIn: s.stats.bytesIn, bytesOut: s.stats.bytesOut, rateIn: Math.round(s.stats.rateIn),
+    }));
+    const folders = this.engine.folders.attached().map((f) => {
+      const p = this.materializer.pending(f.id);
+      return { folderId: f.id, neededFiles: p.files, neededBytes: p.bytes };
+    });
+    const rateIn = peers.reduce((s, p) => s + p.rateIn, 0);
+    const needed = folders.reduce((s, f) => s + f.neededBytes, 0);
+    return {
+      online: this.network.started, meshed: this.mesh.key() !== undefined, peers, folders, rateIn,
+      etaSeconds: needed === 0 ? 0 : rateIn > 0 ? Math.ceil(needed / rateIn) : null,
+    };
+  }
+
+  /** Folders attached later are materialized from what the mesh already knows. */
+  folderAttached(folderId: string): void {
+    this.markDirty(folderId, 'all');
+    this.pushEntries();
+  }
+
+  /** Sends every connected device the entries it lacks (after a local change or an ingest). */
+  pushEntries(except?: PeerSession): void {
+    for (const s of this.sessions.values()) if (s !== except && s.hello) void this.pushTo(s);
+  }
+
+  private goOnline(topic: Buffer): void {
+    if (this.stopped) return;
+    this.network.start();
+    if (!this.network.joined(topic)) this.network.join(topic);
+  }
+
+  private refreshInvites(): void {
+    const active = this.mesh.activeInvites();
+    if (active.length === 0) return;
+    this.network.start();
+    for (const inv of active) if (!this.network.joined(inv.topic)) this.network.join(inv.topic, { server: true, client: false });
+  }
+
+  private onConnection(conn: PeerConnection): void {
+    if (this.stopped) return void conn.stream.destroy();
+    this.emit('log', `connection ${conn.member ? 'with' : 'from unpaired'} device ${conn.deviceId.slice(0, 8)}`);
+    // Whichever side opens the sync channel first, the other answers it here, as long as
+    // the device is (by then) a member: this is how a freshly paired device's channel,
+    // opened on the pairing connection, is accepted.
+    Protomux.from(conn.stream).pair({ protocol: SYNC_PROTOCOL }, () => {
+      if (this.mesh.isMember(conn.publicKey) && !this.stopped) this.openSession({ ...conn, member: true });
+    });
+    if (conn.member) return this.openSession(conn);
+    if (this.pendingJoin) return this.pendingJoin(conn);
+    if (this.mesh.activeInvites().length > 0) {
+      return answerPairing(conn, {
+        admit: (req, key) => this.mesh.admit(req, key),
+        onAdmitted: (c) => {
+          // The joiner opens the sync channel once it has stored the mesh; pair() above answers it.
+          this.emit('log', `paired device ${c.deviceId.slice(0, 8)}`);
+          this.network.allow(c.publicKey);
+        },
+        onRefused: (c, reason) => this.emit('log', `refused pairing from ${c.deviceId.slice(0, 8)}: ${reason}`),
+      });
+    }
+    conn.stream.destroy();
+  }
+
+  private openSession(conn: PeerConnection): void {
+    const previous = this.sessions.get(conn.deviceId);
+    let session: PeerSession;
+    try {
+      session = new PeerSession(conn, {
+        hello: () => this.hello(),
+        onHello: (s) => {
+          this.mesh.touch(s.deviceId);
+          this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: true });
+          this.fetcher.poke();
+          void this.pushTo(s);
+          for (const f of this.engine.folders.attached()) if (this.materializer.pending(f.id).files > 0) this.markDirty(f.id, 'all');
+        },
+        onEntries: (s, entries) => this.onEntries(s, entries),
+        onVector: (s) => void this.pushTo(s),
+        serveChunk: (hash) => this.local.read(hash),
+        onClose: (s) => {
+          if (this.sessions.get(s.deviceId) === s) this.sessions.delete(s.deviceId);
+          this.mesh.touch(s.deviceId);
+          this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
+        },
+        log: (line) => this.emit('log', line),
+      }, this.upload);
+    } catch (err) {
+      this.emit('log', `could not open a session with ${conn.deviceId.slice(0, 8)}: ${String(err)}`);
+      return;
+    }
+    // Hyperswarm may replace a connection with a fresh one to the same device.
+    this.sessions.set(conn.deviceId, session);
+    if (previous && previous !== session) previous.close();
+  }
+
+  private hello(): Hello {
+    const { device } = this.engine.config;
+    const usage = this.engine.store.usage();
+    return {
+      protocol: PROTOCOL_VERSION, deviceId: this.engine.identity.deviceId, name: device.name, labels: device.labels,
+      vector: fromVector(this.ingest.vector()), storeMaxBytes: usage.maxBytes, storeUsedBytes: usage.bytes,
+    };
+  }
+
+  private pushing = new WeakSet<PeerSession>();
+
+  /** Streams what the peer lacks, batch by batch, waiting for drains (backpressure). */
+  private async pushTo(s: PeerSession): Promise<void> {
+    if (this.pushing.has(s)) return;
+    this.pushing.add(s);
+    try {
+      for (;;) {
+        if (s.closed) return;
+        const entries = this.ingest.entriesAfter(s.peerVector, ENTRY_BATCH_BYTES);
+        if (entries.length === 0) return;
+        const drained = s.sendEntries(entries.map(toWire));
+        if (!drained) await s.waitDrain();
+      }
+    } finally {
+      this.pushing.delete(s);
+    }
+  }
+
+  private onEntries(s: PeerSession, entries: WireEntry[]): void {
+    const result = this.ingest.ingest(entries.map((e) => ({ origin: e.origin, seq: e.seq, kind: e.kind, body: Buffer.from(e.body), signature: Buffer.from(e.signature) } satisfies RemoteEntry)));
+    for (const r of result.rejected) this.emit('log', `rejected entry ${r.origin.slice(0, 8)}#${r.seq} from ${s.deviceId.slice(0, 8)}: ${r.reason}`);
+    if (result.hostile) {
+      s.fail('BAD_ENTRY', result.rejected[0]?.reason ?? 'invalid log entry');
+      return;
+    }
+    s.sendVector(this.ingest.vector());
+    if (result.applied === 0) return;
+    if (result.devicesChanged) this.onMembershipChange();
+    const byFolder = new Map<string, Set<string>>();
+    for (const c of result.changed) {
+      const set = byFolder.get(c.folderId) ?? new Set<string>();
+      set.add(c.path);
+      byFolder.set(c.folderId, set);
+    }
+    for (const [folderId, paths] of byFolder) {
+      for (const p of paths) {
+        const heads = this.engine.versions.heads(folderId, p).length;
+        if (heads > 1) this.emit('conflict', { folderId, path: p, heads });
+      }
+      if (this.engine.folders.get(folderId)?.local) this.markDirty(folderId, paths);
+    }
+    this.pushEntries(s);
+  }
+
+  private onMembershipChange(): void {
+    for (const d of this.mesh.devices()) {
+      if (d.revokedAt) this.network.disconnect(d.publicKey);
+      else this.network.allow(d.publicKey);
+    }
+    const self = this.mesh.device(this.engine.identity.deviceId);
+    if (self?.revokedAt) {
+      this.emit('log', 'this device was removed from the mesh; going offline');
+      void this.network.stop();
+    }
+  }
+
+  private markDirty(folderId: string, paths: Set<string> | 'all'): void {
+    const cur = this.dirty.get(folderId);
+    if (paths === 'all' || cur === 'all') this.dirty.set(folderId, 'all');
+    else this.dirty.set(folderId, new Set([...(cur ?? []), ...paths]));
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.materializing || this.stopped) return;
+    this.materializing = this.materializeAll().finally(() => {
+      this.materializing = undefined;
+      if (this.dirty.size > 0) this.kick();
+    });
+  }
+
+  private async materializeAll(): Promise<void> {
+    while (this.dirty.size > 0 && !this.stopped) {
+      const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
+      this.dirty.delete(folderId);
+      if (!this.engine.folders.get(folderId)?.local) continue;
+      const list = paths === 'all' ? undefined : [...paths];
+      try {
+        const plan = this.materializer.plan(folderId, list);
+        const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
+        const report = await this.materializer.apply(folderId, list, this.fetcher.sequential(order));
+        this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
+        this.emit('status', this.status());
+        if (this.materializer.pending(folderId).files > 0) this.retryLater();
+      } catch (err) {
+        this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.retryLater();
+      }
+    }
+  }
+
+  /** Chunks no connected device had: try again shortly (a peer may have come online). */
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      for (const f of this.engine.folders.attached()) if (this.materializer.pending(f.id).files > 0) this.markDirty(f.id, 'all');
+    }, RETRY_MS);
+    this.retryTimer.unref();
+  }
+}
+
+function toWire(e: RemoteEntry): WireEntry {
+  return { origin: e.origin, seq: e.seq, kind: e.kind, body: e.body, signature: e.signature };
+}
+
+function pairingProofFor(secret: Buffer, inviterKey: Buffer, joinerKey: Buffer): Buffer {
+  return pairingProof(secret, 'join', joinerKey, inviterKey);
+}

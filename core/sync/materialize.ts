@@ -1,0 +1,730 @@
+/**
+ * The materializer: makes a device's working copy show the preferred head of every path
+ * once other devices' versions have arrived (DESIGN.md sections 2, 3 and 5).
+ *
+ * Owns: deciding what each path needs (`plan`), and doing it (`apply`) with the product's
+ * promises intact:
+ * - a file appears whole or not at all (temp file beside it, fsync, rename), and its
+ *   fast-path row is written right after, so the scanner sees no change;
+ * - a local edit the scanner has not recorded yet is never overwritten or deleted: the
+ *   destination is compared with its fast-path row just before the rename, and on any
+ *   difference the path is skipped as a conflict (the next scan records the edit as a
+ *   branch beside the remote version);
+ * - before a working-copy file is replaced or removed, chunks of its old content that
+ *   nothing else holds are copied into the chunk store, so the old version stays readable;
+ * - chunks come from local sources first (copied) and are fetched only when missing; every
+ *   fetched chunk is verified before a byte of it is written;
+ * - every remote path is checked (structure, local name rules, no symlinked parents) and a
+ *   bad one is recorded in `sync_problems` while the rest proceeds.
+ * It runs under the folder's lock, shared with the scanner, so a scan never interleaves
+ * with a write of the same folder.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import type { Db } from '../db/index.js';
+import type { ChunkStore } from '../store/index.js';
+import type { Scanner } from '../scan/index.js';
+import type { ChunkRef, Version, Versions } from '../versions/index.js';
+import { blake3Hex } from '../chunking/hash.js';
+import { CanopyError, errnoCode, fromFsError, isCanopyError } from '../errors/index.js';
+import { loadIgnore, TEMP_PREFIX, type IgnoreMatcher } from '../scan/ignore.js';
+import { entryFromStats, type WalkEntry } from '../scan/walk.js';
+import { MAX_CHUNK_BYTES, type LocalChunks } from './local-chunks.js';
+import { checkLocalName, checkRemotePath, MAX_PATH_BYTES, resolveInside } from './paths.js';
+
+/** Runs `fn` while no scan (and no other materialization) of the folder runs. */
+export type FolderLock = <T>(folderId: string, fn: () => Promise<T>) => Promise<T>;
+
+/** Serves a chunk's bytes from another device; the materializer verifies them. */
+export type FetchChunk = (hash: string, size: number) => Promise<Buffer>;
+
+export interface MaterializeProblem {
+  path: string;
+  code: string;
+  message: string;
+}
+
+export interface MaterializerDeps {
+  db: Db;
+  versions: Versions;
+  store: ChunkStore;
+  local: LocalChunks;
+  scanner: Scanner;
+  folderRoot: (folderId: string) => string | undefined;
+  onProblem?: (p: { folderId: string; path: string; code: string; message: string }) => void;
+  /** A path left alone because the working copy holds an unscanned local change. Not a problem: the next scan records it as a branch. */
+  onConflict?: (c: { folderId: string; path: string; versionId: string }) => void;
+  /** Default: the scanner's per-folder lock (`scanner.withFolderLock`), which its scans take too. */
+  lock?: FolderLock;
+}
+
+export interface MissingChunk {
+  hash: string;
+  size: number;
+}
+
+export type MaterializeActionKind = 'write' | 'mkdir' | 'symlink' | 'delete';
+
+export interface MaterializeAction {
+  path: string;
+  action: MaterializeActionKind;
+  /** The preferred head the path should show. */
+  version: Version;
+  /** The version the working copy reflects now (local_files), or null for none. */
+  reflected: string | null;
+  /** Bytes of the file to write (0 for other actions). */
+  bytes: number;
+  /** Chunks of the file that no local source holds (deduplicated within the file). */
+  missingChunks: MissingChunk[];
+  missingBytes: number;
+}
+
+export interface MaterializePlan {
+  folderId: string;
+  actions: MaterializeAction[];
+  /** Paths whose head cannot be materialized here (bad path, malformed version); skipped. */
+  problems: (MaterializeProblem & { versionId: string; origin: string })[];
+  /** Paths the local `.canopyignore` excludes; left alone like the scanner leaves them. */
+  ignored: string[];
+  /** Every chunk the plan must fetch, once each. */
+  missingChunks: MissingChunk[];
+  /** Bytes of all files to write, and of the chunks among them that must be fetched. */
+  bytesTotal: number;
+  bytesMissing: number;
+}
+
+export interface MaterializeReport {
+  written: number;
+  deleted: number;
+  dirs: number;
+  symlinks: number;
+  skipped: number;
+  conflicts: number;
+  problems: MaterializeProblem[];
+  bytesFetched: number;
+  bytesCopiedLocally: number;
+}
+
+interface LocalRow {
+  kind: string;
+  size: number;
+  mtime_ms: number;
+  ino: number;
+  mode: number;
+  version_id: string;
+}
+
+/**
+ * Mode bits applied to what is written. setuid, setgid and sticky are dropped on purpose:
+ * the engine may run as root on a home server, and a version from another device must not
+ * be able to plant a setuid binary. The fast-path row records the mode actually on disk.
+ */
+const MODE_MASK = 0o777;
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/** Raised inside one path's work when the destination is not what its row says: a conflict. */
+class LocalChange extends Error {}
+
+/** A per-path failure whose code is not one of the engine's error codes (e.g. BAD_VERSION). */
+class PathProblem extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** Outcome of one action, for the report. */
+type Outcome = 'done' | 'noop' | 'conflict' | 'postpone' | 'skipped';
+
+export class Materializer {
+  private readonly stmt;
+  private readonly lock: FolderLock;
+  private readonly isRoot = process.getuid?.() === 0;
+
+  constructor(private readonly deps: MaterializerDeps) {
+    const db = deps.db;
+    this.lock = deps.lock ?? ((folderId, fn) => deps.scanner.withFolderLock(folderId, fn));
+    this.stmt = {
+      // Paths that may need work: more than one head (the preferred one is picked in code), or
+      // a single head the working copy does not reflect. Paths in sync cost no per-path query.
+      candidatePaths: db.prepare(`SELECT h.path FROM heads h
+        LEFT JOIN local_files f ON f.folder_id = h.folder_id AND f.path = h.path
+        WHERE h.folder_id = ? GROUP BY h.path
+        HAVING count(*) > 1 OR sum(f.version_id IS NOT h.version_id) > 0 ORDER BY h.path`).pluck(),
+      row: db.prepare('SELECT kind, size, mtime_ms, ino, mode, version_id FROM local_files WHERE folder_id = ? AND path = ?'),
+      // Same statement as the scanner's, so both write identical fast-path rows.
+      upsertRow: db.prepare(`INSERT INTO local_files (folder_id, path, kind, size, mtime_ms, ino, mode, version_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (folder_id, path) DO UPDATE SET
+        kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, ino = excluded.ino, mode = excluded.mode, version_id = excluded.version_id`),
+      putProblem: db.prepare(`INSERT INTO sync_problems (folder_id, path, origin, code, message, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (folder_id, path) DO UPDATE SET origin = excluded.origin, code = excluded.code, message = excluded.message, seen_at = excluded.seen_at`),
+      clearProblem: db.prepare('DELETE FROM sync_problems WHERE folder_id = ? AND path = ?'),
+    };
+  }
+
+  /** What the working copy of `folderId` needs to show the preferred heads of `paths` (default: every path with heads). */
+  plan(folderId: string, paths?: readonly string[]): MaterializePlan {
+    const root = this.requireRoot(folderId);
+    const matcher = loadIgnore(root);
+    const list = paths ? [...new Set(paths)].sort() : (this.stmt.candidatePaths.all(folderId) as string[]);
+    const plan: MaterializePlan = { folderId, actions: [], problems: [], ignored: [], missingChunks: [], bytesTotal: 0, bytesMissing: 0 };
+    const missingAll = new Map<string, number>();
+    const hasCache = new Map<string, boolean>();
+    const hasLocally = (hash: string) => {
+      let v = hasCache.get(hash);
+      if (v === undefined) hasCache.set(hash, (v = this.deps.local.has(hash)));
+      return v;
+    };
+    for (const rel of list) {
+      const head = this.deps.versions.preferredHead(folderId, rel);
+      if (!head) continue;
+      const row = this.row(folderId, rel);
+      if (row?.version_id === head.id) continue;
+      const bad = checkRemotePath(rel) ?? checkLocalName(rel);
+      if (bad) {
+        plan.problems.push({ path: rel, code: 'BAD_PATH', message: `not materialized: ${bad}`, versionId: head.id, origin: head.author });
+        continue;
+      }
+      if (ignoredLocally(rel, head.kind === 'dir', matcher)) {
+        plan.ignored.push(rel);
+        continue;
+      }
+      const action: MaterializeAction = { path: rel, action: 'delete', version: head, reflected: row?.version_id ?? null, bytes: 0, missingChunks: [], missingBytes: 0 };
+      if (head.kind === 'file') {
+        const chunks = this.deps.versions.chunks(head.id);
+        const malformed = checkChunkList(head, chunks);
+        if (malformed) {
+          plan.problems.push({ path: rel, code: 'BAD_VERSION', message: `not materialized: ${malformed}`, versionId: head.id, origin: head.author });
+          continue;
+        }
+        action.action = 'write';
+        action.bytes = head.size;
+        const seen = new Set<string>();
+        for (const c of chunks) {
+          if (seen.has(c.hash) || hasLocally(c.hash)) continue;
+          seen.add(c.hash);
+          action.missingChunks.push({ hash: c.hash, size: c.size });
+          action.missingBytes += c.size;
+          missingAll.set(c.hash, c.size);
+        }
+        plan.bytesTotal += head.size;
+      } else if (head.kind === 'symlink') {
+        const malformed = checkSymlinkTarget(head.target);
+        if (malformed) {
+          plan.problems.push({ path: rel, code: 'BAD_VERSION', message: `not materialized: ${malformed}`, versionId: head.id, origin: head.author });
+          continue;
+        }
+        action.action = 'symlink';
+      } else if (head.kind === 'dir') {
+        action.action = 'mkdir';
+      }
+      plan.actions.push(action);
+    }
+    for (const [hash, size] of missingAll) {
+      plan.missingChunks.push({ hash, size });
+      plan.bytesMissing += size;
+    }
+    return plan;
+  }
+
+  /** What still has to come from other devices before the folder is fully materialized. */
+  pending(folderId: string): { files: number; bytes: number } {
+    const plan = this.plan(folderId);
+    return { files: plan.actions.filter((a) => a.missingChunks.length > 0).length, bytes: plan.bytesMissing };
+  }
+
+  /**
+   * Brings the working copy in line with the plan for `paths` (default: all), fetching
+   * missing chunks with `fetch`. Per-path failures are reported, never thrown; only a
+   * folder that is not attached (or whose root is gone) throws.
+   */
+  apply(folderId: string, paths: readonly string[] | undefined, fetch: FetchChunk): Promise<MaterializeReport> {
+    return this.lock(folderId, () => this.applyNow(folderId, paths, fetch));
+  }
+
+  private async applyNow(folderId: string, paths: readonly string[] | undefined, fetch: FetchChunk): Promise<MaterializeReport> {
+    const root = this.requireRoot(folderId);
+    // An unmounted or removed folder must not be refilled from scratch in its place.
+    const rootStat = await fsp.stat(root).catch(() => undefined);
+    if (!rootStat?.isDirectory()) throw new CanopyError('NOT_FOUND', `folder "${folderId}" is not reachable at ${root}; is its drive mounted?`, { folderId, path: root });
+
+    const report: MaterializeReport = { written: 0, deleted: 0, dirs: 0, symlinks: 0, skipped: 0, conflicts: 0, problems: [], bytesFetched: 0, bytesCopiedLocally: 0 };
+    const plan = this.plan(folderId, paths);
+    for (const p of plan.problems) this.problem(folderId, p, p.origin, report);
+    report.skipped += plan.ignored.length;
+
+    const ctx: ApplyContext = { folderId, root, fetch, report, dirModes: [] };
+    const depth = (p: string) => p.split('/').length;
+    const dirs = plan.actions.filter((a) => a.action === 'mkdir').sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
+    const writes = plan.actions.filter((a) => a.action === 'write' || a.action === 'symlink').sort((a, b) => cmp(a.path, b.path));
+    // Deepest first, so a directory is emptied before it is removed.
+    const deletes = plan.actions.filter((a) => a.action === 'delete').sort((a, b) => depth(b.path) - depth(a.path) || cmp(b.path, a.path));
+
+    for (const a of dirs) await this.run(ctx, a, () => this.makeDir(ctx, a));
+    // Writes before deletes: a renamed file is written from the old file's bytes, then the old one goes.
+    const postponed: MaterializeAction[] = [];
+    for (const a of writes) {
+      const outcome = await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, false) : this.writeSymlink(ctx, a, false)));
+      if (outcome === 'postpone') postponed.push(a);
+    }
+    for (const a of deletes) await this.run(ctx, a, () => this.remove(ctx, a));
+    // Files that replace a directory whose contents were only removed by the deletes above.
+    for (const a of postponed) await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, true) : this.writeSymlink(ctx, a, true)));
+    // Directory modes last: a read-only directory is created writable so its files can land first.
+    for (const d of ctx.dirModes.reverse()) await this.run(ctx, d.action, () => this.finishDir(ctx, d.action, d.abs));
+    return report;
+  }
+
+  /** Runs one path's work, turning its failure into a problem so the rest proceeds. */
+  private async run(ctx: ApplyContext, a: MaterializeAction, work: () => Promise<Outcome>): Promise<Outcome> {
+    try {
+      const outcome = await work();
+      if (outcome === 'conflict') this.conflict(ctx, a);
+      return outcome;
+    } catch (err) {
+      if (err instanceof LocalChange) {
+        this.conflict(ctx, a);
+        return 'conflict';
+      }
+      if (err instanceof PathProblem) {
+        this.problem(ctx.folderId, { path: a.path, code: err.code, message: err.message }, a.version.author, ctx.report);
+        return 'skipped';
+      }
+      const e = isCanopyError(err) ? err : errnoCode(err) ? fromFsError(err, 'materializing', a.path) : new CanopyError('IO_ERROR', `materializing ${a.path} failed: ${String(err)}`);
+      this.problem(ctx.folderId, { path: a.path, code: e.code, message: e.message }, a.version.author, ctx.report);
+      return 'skipped';
+    }
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private async writeFile(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Promise<Outcome> {
+    const v = a.version;
+    const abs = await this.prepareParents(ctx, a.path);
+    const row = this.row(ctx.folderId, a.path);
+    const before = await this.destination(abs, row);
+    if (before.state === 'changed') return 'conflict';
+    if (before.state === 'matches' && before.entry.kind === 'dir' && !(await isEmptyDir(abs))) return this.dirInTheWay(ctx, a, lastTry);
+
+    const chunks = this.deps.versions.chunks(v.id);
+    const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const fh = await fsp.open(tmp, 'wx', 0o600);
+    let closed = false;
+    let written: Stats;
+    try {
+      let lastHash = '';
+      let lastData: Buffer | undefined;
+      for (const c of chunks) {
+        // A repeated chunk (runs of zeros in disk images) is reused, not read or fetched again.
+        const data = c.hash === lastHash && lastData ? lastData : await this.chunkBytes(ctx, a, c);
+        if (data.byteLength !== c.size) throw new PathProblem('BAD_VERSION', `${a.path}: chunk ${c.hash.slice(0, 12)} is ${data.byteLength} bytes, the version says ${c.size}`);
+        lastHash = c.hash;
+        lastData = data;
+        // Zero chunks are left as holes: sparse files stay sparse, and the file reads the same.
+        if (!isAllZero(data)) await writeFully(fh, data, c.offset);
+      }
+      await fh.truncate(v.size);
+      if (this.isRoot) {
+        const owner = before.state === 'matches' ? before.st : await fsp.lstat(path.dirname(abs));
+        await fh.chown(owner.uid, owner.gid);
+      }
+      await fh.chmod(v.mode & MODE_MASK);
+      // Seconds as a float keep sub-millisecond precision that a Date would drop.
+      await fh.utimes(Date.now() / 1000, v.mtimeMs / 1000);
+      await fh.sync();
+      written = await fh.stat();
+      await fh.close();
+      closed = true;
+
+      const newHashes = new Set(chunks.map((c) => c.hash));
+      if (before.state === 'matches') await this.preserveOld(ctx, a.path, row as LocalRow, newHashes);
+      await this.recheck(abs, row, before);
+      if (before.state === 'matches' && before.entry.kind === 'dir') await rmdirReplaced(abs);
+      await fsp.rename(tmp, abs);
+    } catch (err) {
+      if (!closed) await fh.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    await this.landed(ctx, a, abs, written);
+    ctx.report.written++;
+    return 'done';
+  }
+
+  /** One chunk's verified bytes: copied from a local source if any has it, else fetched and checked. */
+  private async chunkBytes(ctx: ApplyContext, a: MaterializeAction, c: ChunkRef): Promise<Buffer> {
+    const local = await this.deps.local.read(c.hash);
+    if (local) {
+      ctx.report.bytesCopiedLocally += local.byteLength;
+      return local;
+    }
+    let data: Buffer;
+    try {
+      data = await ctx.fetch(c.hash, c.size);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new CanopyError(isCanopyError(err) ? err.code : 'IO_ERROR', `${a.path}: could not fetch chunk ${c.hash.slice(0, 12)}: ${msg}`, { path: a.path, hash: c.hash }, { cause: err });
+    }
+    if (!(data instanceof Uint8Array) || data.byteLength !== c.size || blake3Hex(data) !== c.hash) {
+      throw new CanopyError('CORRUPT_CHUNK', `${a.path}: a fetched chunk ${c.hash.slice(0, 12)} did not match its hash; nothing was written`, { path: a.path, hash: c.hash });
+    }
+    ctx.report.bytesFetched += data.byteLength;
+    // A JavaScript caller may hand back a plain Uint8Array; view it as a Buffer without copying.
+    const bytes: Uint8Array = data;
+    return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  // ---------------------------------------------------------------- symlinks
+
+  private async writeSymlink(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Promise<Outcome> {
+    const v = a.version;
+    const abs = await this.prepareParents(ctx, a.path);
+    const row = this.row(ctx.folderId, a.path);
+    const before = await this.destination(abs, row);
+    if (before.state === 'changed') return 'conflict';
+    if (before.state === 'matches' && before.entry.kind === 'dir' && !(await isEmptyDir(abs))) return this.dirInTheWay(ctx, a, lastTry);
+
+    const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    let written: Stats;
+    try {
+      // Created at a temp name and renamed into place: rename replaces a symlink without following it.
+      await fsp.symlink(v.target as string, tmp);
+      if (this.isRoot) {
+        const owner = before.state === 'matches' ? before.st : await fsp.lstat(path.dirname(abs));
+        await fsp.lchown(tmp, owner.uid, owner.gid);
+      }
+      await fsp.lutimes(tmp, Date.now() / 1000, v.mtimeMs / 1000);
+      written = await fsp.lstat(tmp);
+      if (before.state === 'matches') await this.preserveOld(ctx, a.path, row as LocalRow, new Set());
+      await this.recheck(abs, row, before);
+      if (before.state === 'matches' && before.entry.kind === 'dir') await rmdirReplaced(abs);
+      await fsp.rename(tmp, abs);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    await this.landed(ctx, a, abs, written);
+    ctx.report.symlinks++;
+    return 'done';
+  }
+
+  private dirInTheWay(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Outcome {
+    if (!lastTry) return 'postpone';
+    this.problem(ctx.folderId, { path: a.path, code: 'DIR_NOT_EMPTY', message: `${a.path} is a directory that still has entries; it is replaced once it is empty` }, a.version.author, ctx.report);
+    return 'skipped';
+  }
+
+  // ---------------------------------------------------------------- directories
+
+  private async makeDir(ctx: ApplyContext, a: MaterializeAction): Promise<Outcome> {
+    const abs = await this.prepareParents(ctx, a.path);
+    const row = this.row(ctx.folderId, a.path);
+    const st = await lstatOrUndefined(abs);
+    const rowPresent = row !== undefined && row.kind !== 'tombstone';
+    if (!st) {
+      if (rowPresent) return 'conflict'; // deleted here and not scanned yet
+      await this.mkdirOwned(abs);
+    } else if (st.isDirectory()) {
+      // A directory holds no bytes (its entries are paths of their own), so one found with
+      // no row is adopted; one whose row says another kind or mode was changed here.
+      if (rowPresent && (row.kind !== 'dir' || row.mode !== (st.mode & 0o7777))) return 'conflict';
+    } else {
+      const before = await this.destination(abs, row);
+      if (before.state !== 'matches') return 'conflict';
+      await this.preserveOld(ctx, a.path, row as LocalRow, new Set());
+      await this.recheck(abs, row, before);
+      await fsp.unlink(abs);
+      await this.mkdirOwned(abs);
+    }
+    ctx.dirModes.push({ action: a, abs });
+    ctx.report.dirs++;
+    return 'done';
+  }
+
+  /** Gives a directory its version's mode and records it (after its contents were written). */
+  private async finishDir(ctx: ApplyContext, a: MaterializeAction, abs: string): Promise<Outcome> {
+    const st = await fsp.lstat(abs);
+    if (!st.isDirectory()) throw new LocalChange();
+    await fsp.chmod(abs, a.version.mode & MODE_MASK);
+    await this.landed(ctx, a, abs, await fsp.lstat(abs));
+    return 'done';
+  }
+
+  /** mkdir that keeps the owner writable (see finishDir) and, as root, the parent's owner. */
+  private async mkdirOwned(abs: string): Promise<void> {
+    await fsp.mkdir(abs, { mode: 0o700 });
+    if (this.isRoot) {
+      const parent = await fsp.lstat(path.dirname(abs));
+      await fsp.lchown(abs, parent.uid, parent.gid);
+    }
+  }
+
+  /**
+   * Checks the path (no symlinked parents) and creates missing parent directories one at a
+   * time, never following anything. Returns the absolute destination.
+   */
+  private async prepareParents(ctx: ApplyContext, rel: string): Promise<string> {
+    const abs = await resolveInside(ctx.root, rel);
+    const segs = rel.split('/');
+    let cur = path.resolve(ctx.root);
+    for (let i = 0; i < segs.length - 1; i++) {
+      cur = path.join(cur, segs[i] as string);
+      let st = await lstatOrUndefined(cur);
+      if (!st) {
+        try {
+          await fsp.mkdir(cur, { mode: 0o755 });
+          if (this.isRoot) {
+            const parent = await fsp.lstat(path.dirname(cur));
+            await fsp.lchown(cur, parent.uid, parent.gid);
+          }
+        } catch (err) {
+          if (errnoCode(err) !== 'EEXIST') throw err;
+        }
+        st = await fsp.lstat(cur);
+      }
+      if (!st.isDirectory()) {
+        throw new CanopyError('BAD_PATH', `refused path ${JSON.stringify(rel)}: its parent ${JSON.stringify(segs.slice(0, i + 1).join('/'))} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}`, { path: rel });
+      }
+    }
+    return abs;
+  }
+
+  // ---------------------------------------------------------------- deletes
+
+  private async remove(ctx: ApplyContext, a: MaterializeAction): Promise<Outcome> {
+    const abs = await resolveInside(ctx.root, a.path);
+    const row = this.row(ctx.folderId, a.path);
+    const before = await this.destination(abs, row);
+    if (before.state === 'changed') {
+      // Gone here too (deleted on both sides): nothing to keep, the tombstone is the state.
+      if (!before.st) {
+        this.recordTombstone(ctx, a);
+        return 'noop';
+      }
+      return 'conflict';
+    }
+    if (before.state === 'absent') {
+      this.recordTombstone(ctx, a);
+      return 'noop';
+    }
+    if (before.entry.kind === 'dir') {
+      try {
+        await fsp.rmdir(abs);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOTEMPTY' || errnoCode(err) === 'EEXIST') {
+          this.problem(ctx.folderId, { path: a.path, code: 'DIR_NOT_EMPTY', message: `${a.path} was deleted on another device but still has entries here; it is kept` }, a.version.author, ctx.report);
+          return 'skipped';
+        }
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+    } else {
+      await this.preserveOld(ctx, a.path, row as LocalRow, new Set());
+      await this.recheck(abs, row, before);
+      await fsp.unlink(abs);
+    }
+    await syncDir(path.dirname(abs));
+    this.recordTombstone(ctx, a);
+    ctx.report.deleted++;
+    return 'done';
+  }
+
+  private recordTombstone(ctx: ApplyContext, a: MaterializeAction): void {
+    this.deps.db.transaction(() => {
+      // The scanner's own "known absent" row.
+      this.stmt.upsertRow.run(ctx.folderId, a.path, 'tombstone', 0, 0, 0, 0, a.version.id);
+      this.stmt.clearProblem.run(ctx.folderId, a.path);
+    })();
+  }
+
+  // ---------------------------------------------------------------- shared steps
+
+  /**
+   * Copies into the store every chunk of the old content (the row's version) that the new
+   * content does not contain and that no other local source holds right now (verified),
+   * reading it from the file about to be replaced. Bytes that no longer match mean the file
+   * changed since it was indexed: a conflict. A full store throws QUOTA_EXCEEDED/DISK_FULL,
+   * and the file is left as it is.
+   */
+  private async preserveOld(ctx: ApplyContext, rel: string, row: LocalRow, keep: ReadonlySet<string>): Promise<void> {
+    if (row.kind !== 'file') return;
+    const done = new Set<string>();
+    for (const c of this.deps.versions.chunks(row.version_id)) {
+      if (keep.has(c.hash) || done.has(c.hash)) continue;
+      done.add(c.hash);
+      if (this.deps.store.has(c.hash)) continue;
+      if (await this.deps.local.readFromWorkingCopy(c.hash, { folderId: ctx.folderId, path: rel })) continue;
+      const data = await this.deps.local.readAt({ folderId: ctx.folderId, path: rel, offset: c.offset, size: c.size }, c.hash);
+      if (!data) throw new LocalChange();
+      await this.deps.store.put(c.hash, data);
+    }
+  }
+
+  /** What is at the destination, compared with its fast-path row. */
+  private async destination(abs: string, row: LocalRow | undefined): Promise<Destination> {
+    const st = await lstatOrUndefined(abs);
+    const rowPresent = row !== undefined && row.kind !== 'tombstone';
+    if (!st) return rowPresent ? { state: 'changed', st: undefined } : { state: 'absent' };
+    const entry = entryFromStats('', st);
+    if (!rowPresent || !entry || !sameAsRow(row, entry)) return { state: 'changed', st };
+    return { state: 'matches', st, entry };
+  }
+
+  /** Just before the rename or unlink: the destination must still be exactly what was checked. */
+  private async recheck(abs: string, row: LocalRow | undefined, before: Destination): Promise<void> {
+    const now = await this.destination(abs, row);
+    if (now.state !== before.state) throw new LocalChange();
+    if (now.state === 'matches' && before.state === 'matches' && (now.st.ino !== before.st.ino || now.st.mtimeMs !== before.st.mtimeMs || now.st.size !== before.st.size)) throw new LocalChange();
+  }
+
+  /**
+   * After a rename: make it durable, then record the fast-path row. The row describes the
+   * inode that was written (`written`: its stats taken before the rename, equal to an lstat
+   * of the result), so if a local program replaced the file in the instant after the rename,
+   * the row does not match it and the next scan records that edit instead of missing it.
+   */
+  private async landed(ctx: ApplyContext, a: MaterializeAction, abs: string, written: Stats): Promise<void> {
+    // The directory entry must be on disk before the row says so; otherwise a crash could
+    // leave the old file under a row naming the new version, and a scan would then record
+    // the old bytes as a successor of the new version.
+    await syncDir(path.dirname(abs));
+    const entry = entryFromStats(a.path, written) as WalkEntry;
+    this.deps.db.transaction(() => {
+      this.stmt.upsertRow.run(ctx.folderId, a.path, entry.kind, entry.size, entry.mtimeMs, entry.ino, entry.mode, a.version.id);
+      this.stmt.clearProblem.run(ctx.folderId, a.path);
+    })();
+  }
+
+  private conflict(ctx: ApplyContext, a: MaterializeAction): void {
+    ctx.report.conflicts++;
+    this.deps.onConflict?.({ folderId: ctx.folderId, path: a.path, versionId: a.version.id });
+  }
+
+  private problem(folderId: string, p: MaterializeProblem, origin: string | null, report: MaterializeReport): void {
+    this.stmt.putProblem.run(folderId, p.path, origin, p.code, p.message, Date.now());
+    report.problems.push({ path: p.path, code: p.code, message: p.message });
+    report.skipped++;
+    this.deps.onProblem?.({ folderId, path: p.path, code: p.code, message: p.message });
+  }
+
+  private row(folderId: string, rel: string): LocalRow | undefined {
+    return this.stmt.row.get(folderId, rel) as LocalRow | undefined;
+  }
+
+  private requireRoot(folderId: string): string {
+    const root = this.deps.folderRoot(folderId);
+    if (root === undefined) throw new CanopyError('NOT_FOUND', `folder "${folderId}" is not attached on this device`, { folderId });
+    return root;
+  }
+}
+
+interface ApplyContext {
+  folderId: string;
+  root: string;
+  fetch: FetchChunk;
+  report: MaterializeReport;
+  dirModes: { action: MaterializeAction; abs: string }[];
+}
+
+type Destination =
+  | { state: 'absent' }
+  | { state: 'changed'; st: Stats | undefined }
+  | { state: 'matches'; st: Stats; entry: WalkEntry };
+
+/** The scanner's fast-path rule (scan/index.ts `unchanged`): equal means "not edited since indexed". */
+function sameAsRow(row: LocalRow, e: WalkEntry): boolean {
+  if (row.kind !== e.kind) return false;
+  if (e.kind === 'dir') return row.mode === e.mode;
+  return row.size === e.size && row.mtime_ms === e.mtimeMs && row.ino === e.ino && row.mode === e.mode;
+}
+
+/** The version's chunk list must tile the file exactly; a peer's metadata is checked, not trusted. */
+function checkChunkList(v: Version, chunks: ChunkRef[]): string | undefined {
+  if (!Number.isSafeInteger(v.size) || v.size < 0) return `size ${v.size} is not valid`;
+  if (chunks.length !== v.chunkCount) return 'its chunk list is incomplete';
+  let offset = 0;
+  for (const c of chunks) {
+    if (!HASH_RE.test(c.hash)) return `chunk name ${JSON.stringify(c.hash.slice(0, 80))} is not a hash`;
+    if (c.offset !== offset) return `chunk ${c.hash.slice(0, 12)} is at offset ${c.offset}, expected ${offset}`;
+    if (!Number.isSafeInteger(c.size) || c.size <= 0 || c.size > MAX_CHUNK_BYTES) return `chunk ${c.hash.slice(0, 12)} has size ${c.size}`;
+    offset += c.size;
+  }
+  if (offset !== v.size) return `its chunks add up to ${offset} bytes, the version says ${v.size}`;
+  return undefined;
+}
+
+function checkSymlinkTarget(target: string | null): string | undefined {
+  if (target === null || target === '') return 'symlink has no target';
+  if (target.includes('\0')) return 'symlink target contains a NUL byte';
+  if (Buffer.byteLength(target, 'utf8') > MAX_PATH_BYTES) return `symlink target is longer than ${MAX_PATH_BYTES} bytes`;
+  return undefined;
+}
+
+/** Like the scanner: ignored if the path or any parent directory matches `.canopyignore`. */
+function ignoredLocally(rel: string, isDir: boolean, matcher: IgnoreMatcher): boolean {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) if (matcher.ignores(parts.slice(0, i).join('/'), true)) return true;
+  return matcher.ignores(rel, isDir);
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+function isAllZero(data: Uint8Array): boolean {
+  for (let off = 0; off < data.byteLength; off += ZEROS.byteLength) {
+    const n = Math.min(ZEROS.byteLength, data.byteLength - off);
+    if (Buffer.compare(data.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
+  }
+  return true;
+}
+
+async function writeFully(fh: fsp.FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.byteLength) {
+    const { bytesWritten } = await fh.write(data, done, data.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
+  try {
+    return await fsp.lstat(p);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Removes the empty directory a file or symlink replaces; an entry that appeared meanwhile is a local change. */
+async function rmdirReplaced(abs: string): Promise<void> {
+  try {
+    await fsp.rmdir(abs);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOTEMPTY' || errnoCode(err) === 'EEXIST') throw new LocalChange();
+    throw err;
+  }
+}
+
+async function isEmptyDir(p: string): Promise<boolean> {
+  const dir = await fsp.opendir(p);
+  try {
+    return (await dir.read()) === null;
+  } finally {
+    await dir.close().catch(() => undefined);
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Windows cannot open a directory to flush it; NTFS journals the rename itself.
+  if (process.platform === 'win32') return;
+  const fh = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,282 @@
+/**
+ * One sync channel with one paired device: the protocol's messages in both directions,
+ * flow control, and chunk requests in flight. Every field from the peer is checked here
+ * (counts, sizes, hashes) before it reaches the engine; a peer that breaks the protocol is
+ * told why and cut off.
+ */
+import Protomux, { type Channel, type Message } from 'protomux';
+import { blake3Hex } from '../chunking/hash.js';
+import { CanopyError } from '../errors/index.js';
+import type { PeerConnection } from '../net/network.js';
+import {
+  codecs, PROTOCOL_VERSION, SYNC_PROTOCOL, toVector,
+  type Cancel, type ChunkData, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello, type Vector, type WireEntry,
+} from '../net/messages.js';
+import { PeerStats } from './peer-stats.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export const MAX_CHUNK = 4 * 1024 * 1024;
+const MAX_ENTRIES_PER_MESSAGE = 10_000;
+const MAX_HASHES_PER_MESSAGE = 65_536;
+const SERVE_CONCURRENCY = 4;
+const MAX_QUEUED_SERVES = 256;
+
+export interface SessionHandlers {
+  hello(): Hello;
+  onHello(session: PeerSession): void;
+  onEntries(session: PeerSession, entries: WireEntry[]): void;
+  onVector(session: PeerSession): void;
+  serveChunk(hash: string, size: number): Promise<Buffer | undefined>;
+  onClose(session: PeerSession): void;
+  log(line: string): void;
+}
+
+interface Pending {
+  hash: string;
+  size: number;
+  started: number;
+  resolve: (data: Buffer) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class PeerSession {
+  readonly deviceId: string;
+  readonly publicKey: Buffer;
+  readonly stats = new PeerStats();
+  readonly connectedAt = Date.now();
+  hello: Hello | undefined;
+  /** What the peer holds of each origin's log, as far as we know (what it said, plus what we sent). */
+  peerVector: Record<string, number> = {};
+  closed = false;
+
+  private readonly channel: Channel;
+  private readonly m: {
+    hello: Message<Hello>; entries: Message<Entries>; vector: Message<Vector>; have: Message<Hashes>; want: Message<Hashes>;
+    request: Message<ChunkRequest>; data: Message<ChunkData>; cancel: Message<Cancel>; error: Message<ErrorMessage>;
+  };
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private drainWaiters: (() => void)[] = [];
+  private serveQueue: ChunkRequest[] = [];
+  private serving = 0;
+  private readonly cancelled = new Set<number>();
+
+  constructor(private readonly conn: PeerConnection, private readonly handlers: SessionHandlers, private readonly upload: RateLimiter) {
+    this.deviceId = conn.deviceId;
+    this.publicKey = conn.publicKey;
+    const mux = Protomux.from(conn.stream);
+    const channel = mux.createChannel({
+      protocol: SYNC_PROTOCOL,
+      unique: true,
+      onopen: () => {
+        this.send(this.m.hello, handlers.hello());
+      },
+      onclose: () => this.teardown(),
+      ondrain: () => this.drained(),
+    });
+    if (!channel) throw new CanopyError('CONFLICT', 'a sync channel with this device is already open');
+    this.channel = channel;
+    // Handlers never throw into protomux (it would destroy the stream without a word):
+    // a broken message is answered with an error and an explicit cut-off.
+    const guard = <T>(fn: (v: T) => void) => (v: T) => {
+      try {
+        fn(v);
+      } catch (err) {
+        this.fail('PROTOCOL', err instanceof Error ? err.message : String(err));
+      }
+    };
+    this.m = {
+      hello: channel.addMessage({ encoding: codecs.hello, onmessage: guard((v) => this.onHello(v)) }),
+      entries: channel.addMessage({ encoding: codecs.entries, onmessage: guard((v) => this.onEntries(v)) }),
+      vector: channel.addMessage({ encoding: codecs.vector, onmessage: guard((v) => this.onVector(v)) }),
+      have: channel.addMessage({ encoding: codecs.have, onmessage: guard((v) => this.checkHashes(v)) }),
+      want: channel.addMessage({ encoding: codecs.want, onmessage: guard((v) => this.checkHashes(v)) }),
+      request: channel.addMessage({ encoding: codecs.request, onmessage: guard((v) => this.onRequest(v)) }),
+      data: channel.addMessage({ encoding: codecs.data, onmessage: guard((v) => this.onData(v)) }),
+      cancel: channel.addMessage({ encoding: codecs.cancel, onmessage: guard((v) => this.cancelled.add(v.id)) }),
+      error: channel.addMessage({ encoding: codecs.error, onmessage: guard((v) => this.onError(v)) }),
+    };
+    channel.open();
+  }
+
+  get drainedNow(): boolean {
+    return this.channel.drained;
+  }
+
+  inflight(): number {
+    return this.pending.size;
+  }
+
+  /** Sends log entries; returns false when the stream wants us to wait for a drain. */
+  sendEntries(entries: WireEntry[]): boolean {
+    for (const e of entries) if (e.seq > (this.peerVector[e.origin] ?? 0)) this.peerVector[e.origin] = e.seq;
+    return this.send(this.m.entries, { entries });
+  }
+
+  sendVector(vector: Record<string, number>): void {
+    this.send(this.m.vector, { vector: Object.entries(vector).map(([origin, seq]) => ({ origin, seq })) });
+  }
+
+  waitDrain(): Promise<void> {
+    if (this.channel.drained || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Asks the peer for one chunk; resolves with bytes whose hash was checked. */
+  request(hash: string, size: number, timeoutMs = 30_000): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} is not connected`));
+    const id = this.nextId++;
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.send(this.m.cancel, { id });
+        this.stats.failure();
+        reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} did not send chunk ${hash.slice(0, 12)} in time`));
+      }, timeoutMs);
+      this.pending.set(id, { hash, size, started: performance.now(), resolve, reject, timer });
+      this.send(this.m.request, { id, hash: Buffer.from(hash, 'hex'), size });
+    });
+  }
+
+  /** Tells the peer why, then drops the connection. */
+  fail(code: string, message: string): void {
+    if (this.closed) return;
+    this.handlers.log(`cutting off device ${this.deviceId.slice(0, 8)}: ${code}: ${message}`);
+    try {
+      this.m.error.send({ id: 0, code, message: message.slice(0, 500) });
+    } catch {
+      // already gone
+    }
+    this.conn.stream.destroy();
+    this.teardown();
+  }
+
+  close(): void {
+    this.channel.close();
+    this.teardown();
+  }
+
+  private send<T>(m: Message<T>, value: T): boolean {
+    if (this.closed) return false;
+    return m.send(value);
+  }
+
+  private onHello(h: Hello): void {
+    if (h.deviceId !== this.deviceId) throw new Error('hello names another device than the connection proved');
+    if (h.protocol !== PROTOCOL_VERSION) throw new Error(`protocol ${h.protocol} is not supported (this device speaks ${PROTOCOL_VERSION})`);
+    if (h.vector.length > 100_000) throw new Error('hello vector too large');
+    this.hello = { ...h, name: h.name.slice(0, 255) };
+    this.mergeVector(toVector(h.vector));
+    this.handlers.onHello(this);
+  }
+
+  private onEntries(m: Entries): void {
+    if (!this.hello) throw new Error('entries before hello');
+    if (m.entries.length > MAX_ENTRIES_PER_MESSAGE) throw new Error('too many entries in one message');
+    for (const e of m.entries) if (e.seq > (this.peerVector[e.origin] ?? 0)) this.peerVector[e.origin] = e.seq;
+    this.handlers.onEntries(this, m.entries);
+  }
+
+  private onVector(m: Vector): void {
+    if (m.vector.length > 100_000) throw new Error('vector too large');
+    this.mergeVector(toVector(m.vector));
+    this.handlers.onVector(this);
+  }
+
+  private mergeVector(v: Record<string, number>): void {
+    for (const [origin, seq] of Object.entries(v)) {
+      if (!Number.isSafeInteger(seq) || seq < 0) throw new Error('bad seq in vector');
+      if (seq > (this.peerVector[origin] ?? 0)) this.peerVector[origin] = seq;
+    }
+  }
+
+  private checkHashes(m: Hashes): void {
+    if (m.hashes.length > MAX_HASHES_PER_MESSAGE) throw new Error('too many hashes in one message');
+  }
+
+  private onRequest(r: ChunkRequest): void {
+    if (r.size > MAX_CHUNK) throw new Error(`chunk request for ${r.size} bytes exceeds the ${MAX_CHUNK}-byte limit`);
+    if (this.serveQueue.length >= MAX_QUEUED_SERVES) throw new Error('too many chunk requests queued');
+    this.serveQueue.push(r);
+    this.pumpServes();
+  }
+
+  private pumpServes(): void {
+    while (this.serving < SERVE_CONCURRENCY && this.serveQueue.length > 0 && !this.closed) {
+      const r = this.serveQueue.shift() as ChunkRequest;
+      if (this.cancelled.delete(r.id)) continue;
+      this.serving++;
+      void this.serveOne(r).finally(() => {
+        this.serving--;
+        this.pumpServes();
+      });
+    }
+  }
+
+  private async serveOne(r: ChunkRequest): Promise<void> {
+    const hash = Buffer.from(r.hash).toString('hex');
+    try {
+      const data = await this.handlers.serveChunk(hash, r.size);
+      if (this.closed || this.cancelled.delete(r.id)) return;
+      if (!data) {
+        this.send(this.m.error, { id: r.id, code: 'NOT_FOUND', message: 'chunk not held here' });
+        return;
+      }
+      await this.upload.take(data.length);
+      await this.waitDrain();
+      this.stats.bytesOut += data.length;
+      this.send(this.m.data, { id: r.id, hash: r.hash, data });
+    } catch (err) {
+      this.send(this.m.error, { id: r.id, code: 'IO_ERROR', message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private onData(d: ChunkData): void {
+    const p = this.pending.get(d.id);
+    if (!p) return; // cancelled or timed out: late data is harmless
+    this.pending.delete(d.id);
+    clearTimeout(p.timer);
+    const data = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.byteLength);
+    if (data.length !== p.size || blake3Hex(data) !== p.hash) {
+      this.stats.failure();
+      p.reject(new CanopyError('CORRUPT_CHUNK', `device ${this.deviceId.slice(0, 8)} sent bytes that do not match chunk ${p.hash.slice(0, 12)}`));
+      this.fail('CORRUPT_CHUNK', `chunk ${p.hash.slice(0, 12)} did not match its hash`);
+      return;
+    }
+    this.stats.success(data.length, performance.now() - p.started);
+    p.resolve(data);
+  }
+
+  private onError(e: ErrorMessage): void {
+    if (e.id === 0) {
+      this.handlers.log(`device ${this.deviceId.slice(0, 8)} reports: ${e.code}: ${e.message.slice(0, 200)}`);
+      return;
+    }
+    const p = this.pending.get(e.id);
+    if (!p) return;
+    this.pending.delete(e.id);
+    clearTimeout(p.timer);
+    if (e.code !== 'NOT_FOUND') this.stats.failure();
+    p.reject(new CanopyError(e.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'IO_ERROR', `device ${this.deviceId.slice(0, 8)}: ${e.message.slice(0, 200)}`));
+  }
+
+  private drained(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} disconnected`));
+    }
+    this.pending.clear();
+    this.serveQueue = [];
+    this.drained();
+    this.handlers.onClose(this);
+  }
+}
