@@ -7,10 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchScan } from './scan.js';
-import { REPO } from '../testing/index.js';
+import { benchSync } from './sync.js';
+import { REPO_ROOT } from './procs.js';
 
 const BENCHMARKS: Record<string, (workDir: string) => Promise<Record<string, unknown>>> = {
   scan: benchScan,
+  sync: benchSync,
 };
 
 async function main(): Promise<void> {
@@ -21,7 +23,7 @@ async function main(): Promise<void> {
     process.stderr.write(`canopy bench: unknown benchmark(s) ${unknown.join(', ')}; available: ${Object.keys(BENCHMARKS).join(', ')}\n`);
     process.exit(2);
   }
-  const outDir = path.join(REPO, 'bench-output');
+  const outDir = path.join(REPO_ROOT, 'bench-output');
   const workDir = process.env.CANOPY_BENCH_DIR ?? path.join(os.tmpdir(), 'canopy-bench');
   fs.mkdirSync(workDir, { recursive: true });
   const results: Record<string, unknown> = {};

@@ -21,6 +21,8 @@ export interface AppendedEntry {
 }
 
 export class ChangeLog {
+  /** Called after each local append (inside the caller's transaction: defer real work). */
+  onAppend: (() => void) | undefined;
   private readonly insert;
   private readonly maxSeq;
 
@@ -48,6 +50,7 @@ export class ChangeLog {
     const body = canonicalBytes(build(seq));
     const signature = sign(this.identity, body);
     this.insert.run(this.identity.deviceId, seq, kind, body, signature, Date.now());
+    this.onAppend?.();
     return { origin: this.identity.deviceId, seq, body, signature };
   }
 }

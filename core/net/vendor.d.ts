@@ -46,6 +46,8 @@ declare module 'hyperswarm' {
     readonly publicKey: Buffer;
     readonly handshakeHash: Buffer;
     readonly rawStream: { remoteHost?: string; remotePort?: number };
+    /** Resolves once everything written so far was acknowledged by the remote (false if the stream closed first). */
+    flush(): Promise<boolean>;
   }
   export interface PeerInfo {
     publicKey: Buffer;

@@ -97,9 +97,17 @@ export class SyncService extends EventEmitter<SyncEvents> {
       log: (line) => this.emit('log', line),
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
-    engine.on('scan.done', (r) => {
-      if (r.added || r.changed || r.removed) this.pushEntries();
-    });
+    // Every local entry (a scan, a folder, a device joining or leaving) goes out to the
+    // connected devices, once the transaction that wrote it has committed.
+    let pushQueued = false;
+    engine.log.onAppend = () => {
+      if (pushQueued) return;
+      pushQueued = true;
+      setImmediate(() => {
+        pushQueued = false;
+        this.pushEntries();
+      });
+    };
   }
 
   /** Goes online if this device belongs to a mesh or has open invites. */

@@ -20,6 +20,8 @@ const MAX_ENTRIES_PER_MESSAGE = 10_000;
 const MAX_HASHES_PER_MESSAGE = 65_536;
 const SERVE_CONCURRENCY = 4;
 const MAX_QUEUED_SERVES = 256;
+/** How long a cut-off peer's connection stays up for the error message to be delivered. */
+const FAIL_FLUSH_MS = 2000;
 
 export interface SessionHandlers {
   hello(): Hello;
@@ -80,6 +82,7 @@ export class PeerSession {
     // Handlers never throw into protomux (it would destroy the stream without a word):
     // a broken message is answered with an error and an explicit cut-off.
     const guard = <T>(fn: (v: T) => void) => (v: T) => {
+      if (this.closed) return; // cut off: whatever it still sends is ignored
       try {
         fn(v);
       } catch (err) {
@@ -143,13 +146,23 @@ export class PeerSession {
   fail(code: string, message: string): void {
     if (this.closed) return;
     this.handlers.log(`cutting off device ${this.deviceId.slice(0, 8)}: ${code}: ${message}`);
+    const stream = this.conn.stream;
     try {
       this.m.error.send({ id: 0, code, message: message.slice(0, 500) });
     } catch {
       // already gone
     }
-    this.conn.stream.destroy();
+    // Nothing more from this peer is handled (teardown marks the session closed, and a
+    // paused stream delivers no more frames), but the error must leave before the stream
+    // is destroyed: destroy() drops writes still queued, and the peer would never learn why.
     this.teardown();
+    stream.pause();
+    const timer = setTimeout(() => stream.destroy(), FAIL_FLUSH_MS);
+    timer.unref();
+    void stream.flush().catch(() => false).then(() => {
+      clearTimeout(timer);
+      stream.destroy();
+    });
   }
 
   close(): void {
