@@ -43,8 +43,12 @@ export class ApiService implements CanopyClient {
       status: () => this.status(),
       'folder.add': async (p) => {
         const folder = engine.folders.add(p);
-        if (this.opts.watch) engine.watchFolder(folder.id);
-        this.opts.sync?.folderAttached(folder.id);
+        if (this.opts.watch) {
+          // Index what the directory already holds before anything from other devices is
+          // written into it: identical files are adopted, differing ones become branches.
+          engine.watchFolder(folder.id);
+          void engine.scan(folder.id).catch(() => undefined).then(() => this.opts.sync?.folderAttached(folder.id));
+        }
         const info = this.folderInfo(folder);
         this.emit({ type: 'folder.added', folder: info });
         return info;
@@ -65,6 +69,16 @@ export class ApiService implements CanopyClient {
         return { ...invite, listening: this.opts.sync !== undefined };
       },
       'mesh.join': (p) => this.join(p.code),
+      'sync.pause': async () => {
+        if (!this.opts.sync) throw new CanopyError('DAEMON_UNREACHABLE', 'nothing is syncing: no daemon is running for this home');
+        await this.opts.sync.suspend();
+        return this.opts.sync.status();
+      },
+      'sync.resume': async () => {
+        if (!this.opts.sync) throw new CanopyError('DAEMON_UNREACHABLE', 'nothing is syncing: no daemon is running for this home');
+        await this.opts.sync.resume();
+        return this.opts.sync.status();
+      },
       'device.list': () => this.devices(),
       'device.remove': (p) => {
         const d = this.opts.sync ? this.opts.sync.removeDevice(p.id) : engine.mesh.remove(p.id);

@@ -29,6 +29,8 @@ export const commandParams = {
   'device.list': z.object({}).strict(),
   'device.remove': z.object({ id: z.string().min(4).max(64) }).strict(),
   conflicts: z.object({ folder: folderId.optional() }).strict(),
+  'sync.pause': z.object({}).strict(),
+  'sync.resume': z.object({}).strict(),
   log: z.object({ target: z.string().min(1).max(4096) }).strict(),
 } as const;
 
@@ -171,6 +173,8 @@ export interface PeerSyncInfo {
 
 export interface SyncInfo {
   online: boolean;
+  /** Paused by the user (a laptop going to sleep, a metered connection). */
+  paused: boolean;
   meshed: boolean;
   peers: PeerSyncInfo[];
   folders: { folderId: string; neededFiles: number; neededBytes: number }[];
@@ -193,6 +197,8 @@ export interface CommandResults {
   'device.list': DeviceInfo[];
   'device.remove': DeviceInfo;
   conflicts: ConflictInfo[];
+  'sync.pause': SyncInfo;
+  'sync.resume': SyncInfo;
 }
 
 export type Result<C extends CommandName> = CommandResults[C];

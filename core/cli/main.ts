@@ -182,6 +182,20 @@ export function buildProgram(): Command {
       else out(fmt.conflictList(list));
     });
 
+  program.command('pause')
+    .description('stop syncing for now (connections closed, nothing lost); `canopy resume` goes on')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withClient(homeOf(cmd), (c) => c.call('sync.pause', {}));
+      out('Sync paused.');
+    });
+
+  program.command('resume')
+    .description('resume syncing after `canopy pause`')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withClient(homeOf(cmd), (c) => c.call('sync.resume', {}));
+      out('Sync resumed.');
+    });
+
   program.command('testnet')
     .description('run a local DHT bootstrap node (offline LANs, tests) until SIGINT/SIGTERM')
     .option('--port <port>', 'UDP port of the first node', (v) => Number.parseInt(v, 10), 49737)

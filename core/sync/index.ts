@@ -39,6 +39,7 @@ export interface FolderSyncStatus {
 
 export interface SyncStatus {
   online: boolean;
+  paused: boolean;
   meshed: boolean;
   peers: PeerStatus[];
   folders: FolderSyncStatus[];
@@ -131,13 +132,21 @@ export class SyncService extends EventEmitter<SyncEvents> {
     await this.materializing?.catch(() => undefined);
   }
 
+  /** Stops connecting and drops connections (a laptop going to sleep); state is kept. */
   async suspend(): Promise<void> {
+    this.paused = true;
+    for (const s of this.sessions.values()) s.close();
     await this.network.suspend();
+    this.emit('status', this.status());
   }
 
   async resume(): Promise<void> {
+    this.paused = false;
     await this.network.resume();
+    this.emit('status', this.status());
   }
+
+  private paused = false;
 
   /** Creates an invite and resolves once this device is findable on its topic. */
   async createInvite(ttlMs: number): Promise<ReturnType<Mesh['createInvite']>> {
@@ -215,7 +224,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const rateIn = peers.reduce((s, p) => s + p.rateIn, 0);
     const needed = folders.reduce((s, f) => s + f.neededBytes, 0);
     return {
-      online: this.network.started, meshed: this.mesh.key() !== undefined, peers, folders, rateIn,
+      online: this.network.started && !this.paused, paused: this.paused, meshed: this.mesh.key() !== undefined, peers, folders, rateIn,
       etaSeconds: needed === 0 ? 0 : rateIn > 0 ? Math.ceil(needed / rateIn) : null,
     };
   }
@@ -376,7 +385,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   private kick(): void {
     if (this.materializing || this.stopped) return;
+    // While files arrive, the UI and `canopy status` get progress every second.
+    const ticker = setInterval(() => this.emit('status', this.status()), 1000);
+    ticker.unref();
     this.materializing = this.materializeAll().finally(() => {
+      clearInterval(ticker);
       this.materializing = undefined;
       if (this.dirty.size > 0) this.kick();
     });

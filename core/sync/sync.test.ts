@@ -179,4 +179,48 @@ describe('sync between devices', () => {
     await new Promise((r) => setTimeout(r, 3000));
     expect(fs.existsSync(path.join(m.device('beta').folder, 'after.txt'))).toBe(false);
   }, 120_000);
+
+  it('attaches a folder that already has files: identical ones are adopted, differing ones become branches', async () => {
+    base = tmpDir('canopy-sync-');
+    mesh = await TestMesh.create(base, ['alpha', 'beta']);
+    const m = mesh;
+    const a = m.device('alpha').folder;
+    const b = m.device('beta').folder;
+    fs.writeFileSync(path.join(a, 'same.txt'), 'identical everywhere');
+    fs.writeFileSync(path.join(a, 'differs.txt'), 'alpha content');
+    fs.writeFileSync(path.join(b, 'same.txt'), 'identical everywhere');
+    fs.writeFileSync(path.join(b, 'differs.txt'), 'beta content, not the same');
+    fs.writeFileSync(path.join(b, 'only-beta.txt'), 'beta only');
+    await m.share('alpha');
+    await m.start('alpha');
+    await m.start('beta');
+    await m.pair('alpha', 'beta');
+    await m.share('beta');
+    await m.converged(['alpha', 'beta']);
+    const sameLog = await cliJson<VersionInfo[]>(m.device('beta').home, ['log', 'docs/same.txt']);
+    expect(sameLog).toHaveLength(1);
+    expect(sameLog[0]!.authorName).toBe('alpha');
+    const conflicts = await cliJson<ConflictInfo[]>(m.device('beta').home, ['conflicts']);
+    expect(conflicts.map((c) => c.path)).toEqual(['differs.txt']);
+    expect(conflicts[0]!.heads.map((h) => h.authorName).sort()).toEqual(['alpha', 'beta']);
+    expect(fs.readFileSync(path.join(a, 'only-beta.txt'), 'utf8')).toBe('beta only');
+  }, 120_000);
+
+  it('pauses and resumes syncing', async () => {
+    base = tmpDir('canopy-sync-');
+    mesh = await TestMesh.create(base, ['alpha', 'beta']);
+    const m = mesh;
+    await m.share('alpha');
+    await m.start('alpha');
+    await m.start('beta');
+    await m.pair('alpha', 'beta');
+    await m.share('beta');
+    expect((await runCli(['pause'], { home: m.device('beta').home })).code).toBe(0);
+    expect((await cliJson<StatusInfo>(m.device('beta').home, ['status'])).sync).toMatchObject({ paused: true, peers: [] });
+    fs.writeFileSync(path.join(m.device('alpha').folder, 'while-paused.txt'), 'later');
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(fs.existsSync(path.join(m.device('beta').folder, 'while-paused.txt'))).toBe(false);
+    expect((await runCli(['resume'], { home: m.device('beta').home })).code).toBe(0);
+    await waitFor(() => fs.existsSync(path.join(m.device('beta').folder, 'while-paused.txt')), 'the file after resuming', 60_000);
+  }, 120_000);
 });
