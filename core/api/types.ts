@@ -162,27 +162,9 @@ export interface ConflictInfo {
   heads: ConflictHead[];
 }
 
-export interface PeerSyncInfo {
-  deviceId: string;
-  name: string;
-  connectedAt: number;
-  bytesIn: number;
-  bytesOut: number;
-  rateIn: number;
-}
-
-export interface SyncInfo {
-  online: boolean;
-  /** Paused by the user (a laptop going to sleep, a metered connection). */
-  paused: boolean;
-  meshed: boolean;
-  peers: PeerSyncInfo[];
-  folders: { folderId: string; neededFiles: number; neededBytes: number }[];
-  /** Bytes per second arriving from all peers. */
-  rateIn: number;
-  /** Seconds until what is needed has arrived at the current rate; null when nothing arrives. */
-  etaSeconds: number | null;
-}
+/** Sync's view of the mesh, as `core/sync` reports it (type-only: no Node code comes along). */
+export type { PeerStatus as PeerSyncInfo, SyncStatus as SyncInfo } from '../sync/index.js';
+import type { SyncStatus as SyncInfo } from '../sync/index.js';
 
 export interface CommandResults {
   status: StatusInfo;

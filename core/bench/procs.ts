@@ -52,9 +52,9 @@ export interface BenchDaemon {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `canopy daemon` on a free API port; resolves once it has written its daemon.json. */
-export async function startDaemon(home: string, extraArgs: string[], env: Record<string, string | undefined> = {}): Promise<BenchDaemon> {
-  const child = spawn(process.execPath, [BUILT_CLI, '--home', home, 'daemon', '--port', '0', ...extraArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `canopy daemon` on a free API port; resolves once it has written its daemon.json. `nodeArgs` go to node itself (e.g. --cpu-prof). */
+export async function startDaemon(home: string, extraArgs: string[], nodeArgs: string[] = []): Promise<BenchDaemon> {
+  const child = spawn(process.execPath, [...nodeArgs, BUILT_CLI, '--home', home, 'daemon', '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -84,7 +84,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     for (const d of [a, b]) await mustRun(['init', '--name', d.name], d.home);
     await cliJson(a.home, ['folder', 'add', a.folder, '--id', FOLDER_ID]);
     for (const d of [a, b]) {
-      const prof = profDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${path.join(profDir, d.name)}`.trim() } : {};
+      const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, d.name)}`] : [];
       d.daemon = await startDaemon(d.home, ['--bootstrap', testnet.bootstrap], prof);
     }
     const invite = await cliJson<InviteInfo>(a.home, ['invite', '--expires', '10m']);
@@ -205,6 +205,8 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     };
   } finally {
     for (const d of [a, b]) await d.daemon?.stop();
+    // The daemons' logs stay beside their homes, for a look after a miss or a failure.
+    for (const d of [a, b]) if (d.daemon) fs.writeFileSync(path.join(base, `${d.name}.log`), d.daemon.output());
     await testnet?.stop().catch(() => undefined);
     fs.rmSync(staging, { recursive: true, force: true });
   }

@@ -68,7 +68,8 @@ export interface ScannerDeps {
   onProgress?: (p: ScanProgress) => void;
 }
 
-interface IndexRow {
+/** The scanner's fast-path row (`local_files`): what the working copy reflected when last indexed. */
+export interface IndexRow {
   path: string;
   kind: string;
   size: number;
@@ -89,8 +90,10 @@ export class Scanner {
     const db = deps.db;
     this.stmt = {
       rowsAll: db.prepare('SELECT path, kind, size, mtime_ms, ino, mode, version_id FROM local_files WHERE folder_id = ?'),
+      // A range the primary key can serve ([root, root0)), then the root itself or what lies
+      // under root/ (an OR across the range would scan the whole folder for every root).
       rowsUnder: db.prepare(`SELECT path, kind, size, mtime_ms, ino, mode, version_id FROM local_files
-        WHERE folder_id = ? AND (path = ? OR (path > ? AND path < ?))`),
+        WHERE folder_id = ? AND path >= ? AND path < ? AND (path = ? OR path > ?)`),
       upsertRow: db.prepare(`INSERT INTO local_files (folder_id, path, kind, size, mtime_ms, ino, mode, version_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (folder_id, path) DO UPDATE SET
         kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, ino = excluded.ino, mode = excluded.mode, version_id = excluded.version_id`),
@@ -326,7 +329,7 @@ export class Scanner {
   private loadIndex(folderId: string, roots: string[]): Map<string, IndexRow> {
     const rows: IndexRow[] = roots.includes('')
       ? (this.stmt.rowsAll.all(folderId) as IndexRow[])
-      : roots.flatMap((r) => this.stmt.rowsUnder.all(folderId, r, `${r}/`, `${r}0`) as IndexRow[]);
+      : roots.flatMap((r) => this.stmt.rowsUnder.all(folderId, r, `${r}0`, r, `${r}/`) as IndexRow[]);
     return new Map(rows.map((r) => [r.path, r]));
   }
 
@@ -357,7 +360,11 @@ class PendingBatch {
   }
 }
 
-function unchanged(row: IndexRow, e: WalkEntry): boolean {
+/**
+ * The fast-path rule: same kind, size, mtime, inode and mode means "not edited since it was
+ * indexed". The materializer uses it too, to tell a local edit it must not overwrite.
+ */
+export function unchanged(row: Omit<IndexRow, 'path'>, e: WalkEntry): boolean {
   if (row.kind !== e.kind) return false;
   if (e.kind === 'dir') return row.mode === e.mode;
   return row.size === e.size && row.mtime_ms === e.mtimeMs && row.ino === e.ino && row.mode === e.mode;
@@ -367,7 +374,12 @@ function unchanged(row: IndexRow, e: WalkEntry): boolean {
 export function normalizeRoots(roots: readonly string[]): string[] {
   const clean = [...new Set(roots.map((r) => r.split(path.sep).join('/').replace(/^\/+|\/+$/g, '')))].sort();
   if (clean.includes('') || clean.length === 0) return [''];
-  return clean.filter((r, i) => !clean.slice(0, i).some((p) => r.startsWith(`${p}/`)));
+  // Drop roots inside another root: look up each root's ancestors (not every other root).
+  const all = new Set(clean);
+  return clean.filter((r) => {
+    for (let i = r.indexOf('/'); i >= 0; i = r.indexOf('/', i + 1)) if (all.has(r.slice(0, i))) return false;
+    return true;
+  });
 }
 
 function underAny(p: string, dirs: readonly string[]): boolean {

@@ -16,6 +16,8 @@ export interface ChunkRef {
 
 const MAX_INFLIGHT_PER_PEER = 16;
 const READ_AHEAD_BYTES = 64 * 1024 * 1024;
+/** Small files have tiny chunks: the window is capped in count too, so few requests ever wait for a slot. */
+const READ_AHEAD_CHUNKS = 256;
 
 export class ChunkFetcher {
   private readonly inflight = new Map<string, Promise<Buffer>>();
@@ -41,7 +43,7 @@ export class ChunkFetcher {
     let next = 0;
     let windowBytes = 0;
     const fill = () => {
-      while (next < order.length && windowBytes < READ_AHEAD_BYTES) {
+      while (next < order.length && windowBytes < READ_AHEAD_BYTES && ahead.size < READ_AHEAD_CHUNKS) {
         const c = order[next++] as ChunkRef;
         if (ahead.has(c.hash)) continue;
         const p = this.get(c.hash, c.size);
@@ -59,16 +61,24 @@ export class ChunkFetcher {
     };
   }
 
-  /** Wakes requests waiting for a free peer slot (a peer connected or a request ended). */
+  /** Wakes every request waiting for a free peer slot (a peer connected). */
   poke(): void {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
   }
 
+  /** A request ended: one slot is free, so one waiter (the oldest) gets to try for it. */
+  private release(): void {
+    this.waiters.shift()?.();
+  }
+
   private async fetchFromAny(hash: string, size: number): Promise<Buffer> {
     const tried = new Set<string>();
     let lastError: unknown;
+    // Tokens first: between finding a peer with a free slot and sending the request (which
+    // takes the slot) nothing may yield, or every concurrent fetch sees the same free slot.
+    await this.download.take(size);
     for (;;) {
       const candidates = rankPeers(this.peers().filter((p) => !p.closed && p.hello && !tried.has(p.deviceId)));
       if (candidates.length === 0) {
@@ -78,20 +88,30 @@ export class ChunkFetcher {
       const peer = candidates.find((p) => p.inflight() < this.maxInflight);
       if (!peer) {
         await new Promise<void>((resolve) => {
-          this.waiters.push(resolve);
-          setTimeout(resolve, 1000).unref();
+          // Woken by a freed slot, or after a second anyway (then it leaves the queue, so a
+          // later release() wakes a waiter that is still waiting).
+          const timer = setTimeout(() => {
+            const i = this.waiters.indexOf(wake);
+            if (i >= 0) this.waiters.splice(i, 1);
+            resolve();
+          }, 1000);
+          timer.unref();
+          const wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          this.waiters.push(wake);
         });
         continue;
       }
       tried.add(peer.deviceId);
       try {
-        await this.download.take(size);
         return await peer.request(hash, size);
       } catch (err) {
         lastError = err;
         if (!isCanopyError(err)) throw err;
       } finally {
-        this.poke();
+        this.release();
       }
     }
   }

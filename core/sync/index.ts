@@ -39,11 +39,14 @@ export interface FolderSyncStatus {
 
 export interface SyncStatus {
   online: boolean;
+  /** Paused by the user (a laptop going to sleep, a metered connection). */
   paused: boolean;
   meshed: boolean;
   peers: PeerStatus[];
   folders: FolderSyncStatus[];
+  /** Bytes per second arriving from all peers. */
   rateIn: number;
+  /** Seconds until what is needed has arrived at the current rate; null when nothing arrives. */
   etaSeconds: number | null;
 }
 
@@ -57,6 +60,8 @@ export interface SyncEvents {
 }
 
 const RETRY_MS = 3000;
+/** How long a folder's "still needed" figures are reused at least (they cost a plan of the whole folder). */
+const NEEDED_TTL_MS = 1000;
 
 export class SyncService extends EventEmitter<SyncEvents> {
   readonly ingest: LogIngest;
@@ -76,6 +81,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private dirty = new Map<string, Set<string> | 'all'>();
   private materializing: Promise<void> | undefined;
   private stopped = false;
+  /**
+   * Each folder's last "still needed" figures (status, progress ticks). Computing them plans
+   * the whole folder, which for thousands of arriving files costs more than writing them: they
+   * are reused for max(NEEDED_TTL_MS, 20 x what they cost), and dropped when entries arrive
+   * and when materializing goes idle, so a settled folder always reports fresh figures.
+   */
+  private readonly neededCache = new Map<string, { at: number; cost: number; files: number; bytes: number }>();
 
   constructor(private readonly engine: Engine) {
     super();
@@ -218,7 +230,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       bytesIn: s.stats.bytesIn, bytesOut: s.stats.bytesOut, rateIn: Math.round(s.stats.rateIn),
     }));
     const folders = this.engine.folders.attached().map((f) => {
-      const p = this.materializer.pending(f.id);
+      const p = this.needed(f.id);
       return { folderId: f.id, neededFiles: p.files, neededBytes: p.bytes };
     });
     const rateIn = peers.reduce((s, p) => s + p.rateIn, 0);
@@ -376,7 +388,18 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
   }
 
+  private needed(folderId: string): { files: number; bytes: number } {
+    const start = performance.now();
+    const cached = this.neededCache.get(folderId);
+    if (cached && start - cached.at < Math.max(NEEDED_TTL_MS, 20 * cached.cost)) return cached;
+    const p = this.materializer.pending(folderId);
+    const end = performance.now();
+    this.neededCache.set(folderId, { at: end, cost: end - start, ...p });
+    return p;
+  }
+
   private markDirty(folderId: string, paths: Set<string> | 'all'): void {
+    this.neededCache.delete(folderId);
     const cur = this.dirty.get(folderId);
     if (paths === 'all' || cur === 'all') this.dirty.set(folderId, 'all');
     else this.dirty.set(folderId, new Set([...(cur ?? []), ...paths]));
@@ -391,6 +414,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.materializing = this.materializeAll().finally(() => {
       clearInterval(ticker);
       this.materializing = undefined;
+      this.neededCache.clear();
       if (this.dirty.size > 0) this.kick();
     });
   }
@@ -407,7 +431,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
         const report = await this.materializer.apply(folderId, list, this.fetcher.sequential(order));
         this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
         this.emit('status', this.status());
-        if (this.materializer.pending(folderId).files > 0) this.retryLater();
+        // Only this pass's paths: others still needed are dirty themselves and get their own pass.
+        if (this.materializer.plan(folderId, list).actions.some((a) => a.missingChunks.length > 0)) this.retryLater();
       } catch (err) {
         this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
         this.retryLater();

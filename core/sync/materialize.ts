@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import type { Db } from '../db/index.js';
 import type { ChunkStore } from '../store/index.js';
-import type { Scanner } from '../scan/index.js';
+import { unchanged, type IndexRow, type Scanner } from '../scan/index.js';
 import type { ChunkRef, Version, Versions } from '../versions/index.js';
 import { blake3Hex } from '../chunking/hash.js';
 import { CanopyError, errnoCode, fromFsError, isCanopyError } from '../errors/index.js';
@@ -108,14 +108,7 @@ export interface MaterializeReport {
   bytesCopiedLocally: number;
 }
 
-interface LocalRow {
-  kind: string;
-  size: number;
-  mtime_ms: number;
-  ino: number;
-  mode: number;
-  version_id: string;
-}
+type LocalRow = Omit<IndexRow, 'path'>;
 
 /**
  * Mode bits applied to what is written. setuid, setgid and sticky are dropped on purpose:
@@ -567,7 +560,7 @@ export class Materializer {
     const rowPresent = row !== undefined && row.kind !== 'tombstone';
     if (!st) return rowPresent ? { state: 'changed', st: undefined } : { state: 'absent' };
     const entry = entryFromStats('', st);
-    if (!rowPresent || !entry || !sameAsRow(row, entry)) return { state: 'changed', st };
+    if (!rowPresent || !entry || !unchanged(row, entry)) return { state: 'changed', st };
     return { state: 'matches', st, entry };
   }
 
@@ -631,13 +624,6 @@ type Destination =
   | { state: 'absent' }
   | { state: 'changed'; st: Stats | undefined }
   | { state: 'matches'; st: Stats; entry: WalkEntry };
-
-/** The scanner's fast-path rule (scan/index.ts `unchanged`): equal means "not edited since indexed". */
-function sameAsRow(row: LocalRow, e: WalkEntry): boolean {
-  if (row.kind !== e.kind) return false;
-  if (e.kind === 'dir') return row.mode === e.mode;
-  return row.size === e.size && row.mtime_ms === e.mtimeMs && row.ino === e.ino && row.mode === e.mode;
-}
 
 /** The version's chunk list must tile the file exactly; a peer's metadata is checked, not trusted. */
 function checkChunkList(v: Version, chunks: ChunkRef[]): string | undefined {

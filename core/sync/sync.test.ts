@@ -19,6 +19,19 @@ afterEach(async () => {
   if (base) fs.rmSync(base, { recursive: true, force: true });
 });
 
+/** alpha and beta, paired, both attached to folder docs; `prepare` runs before anything is shared. */
+async function twoDevices(prepare?: (m: TestMesh) => void): Promise<TestMesh> {
+  base = tmpDir('canopy-sync-');
+  mesh = await TestMesh.create(base, ['alpha', 'beta']);
+  prepare?.(mesh);
+  await mesh.share('alpha');
+  await mesh.start('alpha');
+  await mesh.start('beta');
+  await mesh.pair('alpha', 'beta');
+  await mesh.share('beta');
+  return mesh;
+}
+
 async function threeDevices(): Promise<TestMesh> {
   base = tmpDir('canopy-sync-');
   mesh = await TestMesh.create(base, ['alpha', 'beta', 'gamma']);
@@ -87,15 +100,7 @@ describe('sync between devices', () => {
   }, 180_000);
 
   it('keeps concurrent offline edits as two branches and loses neither', async () => {
-    base = tmpDir('canopy-sync-');
-    mesh = await TestMesh.create(base, ['alpha', 'beta']);
-    const m = mesh;
-    await m.share('alpha');
-    fs.writeFileSync(path.join(m.device('alpha').folder, 'plan.txt'), 'version 0\n');
-    await m.start('alpha');
-    await m.start('beta');
-    await m.pair('alpha', 'beta');
-    await m.share('beta');
+    const m = await twoDevices((x) => fs.writeFileSync(path.join(x.device('alpha').folder, 'plan.txt'), 'version 0\n'));
     await m.converged(['alpha', 'beta']);
 
     // Both devices edit the same file while apart.
@@ -157,14 +162,7 @@ describe('sync between devices', () => {
   }, 120_000);
 
   it('removes a device everywhere: it can no longer connect or receive anything new', async () => {
-    base = tmpDir('canopy-sync-');
-    mesh = await TestMesh.create(base, ['alpha', 'beta']);
-    const m = mesh;
-    await m.share('alpha');
-    await m.start('alpha');
-    await m.start('beta');
-    await m.pair('alpha', 'beta');
-    await m.share('beta');
+    const m = await twoDevices();
     fs.writeFileSync(path.join(m.device('alpha').folder, 'before.txt'), 'shared');
     await m.converged(['alpha', 'beta']);
     const beta = (await cliJson<DeviceInfo[]>(m.device('alpha').home, ['devices'])).find((d) => d.name === 'beta')!;
@@ -181,21 +179,15 @@ describe('sync between devices', () => {
   }, 120_000);
 
   it('attaches a folder that already has files: identical ones are adopted, differing ones become branches', async () => {
-    base = tmpDir('canopy-sync-');
-    mesh = await TestMesh.create(base, ['alpha', 'beta']);
-    const m = mesh;
-    const a = m.device('alpha').folder;
-    const b = m.device('beta').folder;
-    fs.writeFileSync(path.join(a, 'same.txt'), 'identical everywhere');
-    fs.writeFileSync(path.join(a, 'differs.txt'), 'alpha content');
-    fs.writeFileSync(path.join(b, 'same.txt'), 'identical everywhere');
-    fs.writeFileSync(path.join(b, 'differs.txt'), 'beta content, not the same');
-    fs.writeFileSync(path.join(b, 'only-beta.txt'), 'beta only');
-    await m.share('alpha');
-    await m.start('alpha');
-    await m.start('beta');
-    await m.pair('alpha', 'beta');
-    await m.share('beta');
+    const m = await twoDevices((x) => {
+      const a = x.device('alpha').folder;
+      const b = x.device('beta').folder;
+      fs.writeFileSync(path.join(a, 'same.txt'), 'identical everywhere');
+      fs.writeFileSync(path.join(a, 'differs.txt'), 'alpha content');
+      fs.writeFileSync(path.join(b, 'same.txt'), 'identical everywhere');
+      fs.writeFileSync(path.join(b, 'differs.txt'), 'beta content, not the same');
+      fs.writeFileSync(path.join(b, 'only-beta.txt'), 'beta only');
+    });
     await m.converged(['alpha', 'beta']);
     const sameLog = await cliJson<VersionInfo[]>(m.device('beta').home, ['log', 'docs/same.txt']);
     expect(sameLog).toHaveLength(1);
@@ -203,18 +195,11 @@ describe('sync between devices', () => {
     const conflicts = await cliJson<ConflictInfo[]>(m.device('beta').home, ['conflicts']);
     expect(conflicts.map((c) => c.path)).toEqual(['differs.txt']);
     expect(conflicts[0]!.heads.map((h) => h.authorName).sort()).toEqual(['alpha', 'beta']);
-    expect(fs.readFileSync(path.join(a, 'only-beta.txt'), 'utf8')).toBe('beta only');
+    expect(fs.readFileSync(path.join(m.device('alpha').folder, 'only-beta.txt'), 'utf8')).toBe('beta only');
   }, 120_000);
 
   it('pauses and resumes syncing', async () => {
-    base = tmpDir('canopy-sync-');
-    mesh = await TestMesh.create(base, ['alpha', 'beta']);
-    const m = mesh;
-    await m.share('alpha');
-    await m.start('alpha');
-    await m.start('beta');
-    await m.pair('alpha', 'beta');
-    await m.share('beta');
+    const m = await twoDevices();
     expect((await runCli(['pause'], { home: m.device('beta').home })).code).toBe(0);
     expect((await cliJson<StatusInfo>(m.device('beta').home, ['status'])).sync).toMatchObject({ paused: true, peers: [] });
     fs.writeFileSync(path.join(m.device('alpha').folder, 'while-paused.txt'), 'later');

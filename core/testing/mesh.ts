@@ -18,7 +18,7 @@ export class TestMesh {
   readonly devices: TestDevice[] = [];
   private constructor(readonly base: string, readonly testnet: TestnetProcess) {}
 
-  static async create(base: string, names: string[], folderId = 'docs'): Promise<TestMesh> {
+  static async create(base: string, names: string[]): Promise<TestMesh> {
     const mesh = new TestMesh(base, await startTestnetProcess());
     for (const name of names) {
       const home = path.join(base, `${name}-home`);
@@ -28,7 +28,6 @@ export class TestMesh {
       if (r.code !== 0) throw new Error(r.stderr);
       mesh.devices.push({ name, home, folder, daemon: undefined });
     }
-    void folderId;
     return mesh;
   }
 
