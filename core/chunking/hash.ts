@@ -10,7 +10,12 @@ import { Blake3Hasher, blake3 } from '@napi-rs/blake-hash';
 
 /** BLAKE3-256 of `data` as 64 lowercase hex characters. */
 export function blake3Hex(data: Uint8Array): string {
-  return blake3(data).toString('hex');
+  return blake3(asBuffer(data)).toString('hex');
+}
+
+/** A Buffer view of the same bytes (no copy): the native binding takes Buffers only. */
+export function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**
@@ -21,7 +26,7 @@ export class Blake3Stream {
   readonly #hasher = new Blake3Hasher();
 
   update(data: Uint8Array): this {
-    if (data.length > 0) this.#hasher.update(data);
+    if (data.length > 0) this.#hasher.update(asBuffer(data));
     return this;
   }
 

@@ -11,6 +11,7 @@ import type { KeyObject } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { blake3 } from '@napi-rs/blake-hash';
+import { asBuffer } from '../chunking/hash.js';
 import { CanopyError, errnoCode, fromFsError, isCanopyError } from '../errors/index.js';
 import { writeFileAtomic } from '../config/atomic.js';
 
@@ -73,7 +74,7 @@ function base32(bytes: Uint8Array): string {
  */
 export function deviceIdFromPublicKey(pk: Uint8Array): string {
   if (!(pk instanceof Uint8Array) || pk.length !== 32) throw new RangeError(`an ed25519 public key is 32 bytes, got ${pk instanceof Uint8Array ? pk.length : typeof pk}`);
-  return base32(blake3(pk).subarray(0, 20));
+  return base32(blake3(asBuffer(pk)).subarray(0, 20));
 }
 
 const DEVICE_ID_RE = /^[a-z2-7]{32}$/;
