@@ -244,7 +244,7 @@ describe('device ids', () => {
         expect(isDeviceId(id)).toBe(true);
         expect(shortDeviceId(id)).toBe(id.slice(0, 8));
         // Independent base32 decode must give back the hash prefix.
-        expect(base32Decode(id).equals(blake3(pk).subarray(0, 20))).toBe(true);
+        expect(base32Decode(id).equals(blake3(Buffer.from(pk)).subarray(0, 20))).toBe(true);
       }),
       { numRuns: 300 },
     );
