@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chunkFileSync } from '../chunking/file-chunker.js';
 import type { InviteInfo, StatusInfo } from '../api/types.js';
@@ -70,14 +70,16 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
   const largeSha = writeSeeded(largeStaged, LARGE_SIZE, 'sync-large');
   const smallStaged = path.join(staging, 'small');
   const smallData = writeSmallFiles(smallStaged);
+  flushToDisk();
 
   const profDir = process.env.CANOPY_BENCH_CPU_PROF ? path.join(base, 'profiles') : undefined;
+  const loadBefore = os.loadavg();
   let testnet: BenchTestnet | undefined;
   try {
     testnet = await startTestnet();
 
-    // 5. The ceilings first, while nothing else runs.
-    const rawHs = await rawHyperswarm(testnet.bootstrap);
+    // 5. The ceilings first, while nothing else runs (Hyperswarm again at the end: the faster counts).
+    const rawHsFirst = await rawHyperswarm(testnet.bootstrap);
     const rawTcp = await rawTcpStream();
 
     // Pair the two devices: A shares the folder, B joins with A's invite and attaches its own.
@@ -111,6 +113,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const oldChunks = chunkFileSync(path.join(a.folder, 'big.bin')).chunks.map((c) => ({ hash: c.hash, size: c.size }));
     const editedStaged = path.join(staging, 'big-edited.bin');
     const editedSha = insertByte(path.join(a.folder, 'big.bin'), editedStaged, Math.floor(LARGE_SIZE / 2), 0x2a);
+    flushToDisk();
     const before = await counters(a, b);
     const insertion = await measure(a, b, async () => {
       fs.renameSync(editedStaged, path.join(a.folder, 'big.bin'));
@@ -145,13 +148,22 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const p50 = percentile(latencies, 0.5) / 1000;
     const p90 = percentile(latencies, 0.9) / 1000;
 
+    for (const d of [a, b]) await d.daemon?.stop();
+    const rawHsLast = await rawHyperswarm(testnet.bootstrap);
+    const rawHs = Math.min(rawHsFirst, rawHsLast);
+
     const insertionBytes = Math.max(insertionWire.receiverBytesIn, insertionWire.senderBytesOut);
     return {
       benchmark: 'sync',
-      machine: { cpus: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.arch()}` },
+      machine: {
+        cpus: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.arch()}`,
+        // Other work on the machine skews every figure; the 1-minute load average says how much there was.
+        loadAverageBefore: round(loadBefore[0] ?? 0), loadAverageAfter: round(os.loadavg()[0] ?? 0),
+      },
       setup: 'two daemons (separate processes) on a loopback testnet, paired by invite; data renamed into the sender\'s folder, found by its watcher',
       raw: {
         hyperswarmMiBps: round(RAW_BYTES / MiB / rawHs), hyperswarmSeconds: round(rawHs),
+        hyperswarmSecondsEachRun: [round(rawHsFirst), round(rawHsLast)],
         tcpMiBps: round(RAW_BYTES / MiB / rawTcp), tcpSeconds: round(rawTcp), bytes: RAW_BYTES,
       },
       large: {
@@ -200,15 +212,17 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         wire: 'receiverBytesIn/senderBytesOut: chunk bytes per the devices\' per-peer counters (canopy status --json); loopbackBytesAllTraffic: every byte on lo meanwhile, DHT and CLI calls included',
         latency: 'from writing note.txt on the sender until the receiver\'s copy has that content (polled every 20 ms)',
         cpuSeconds: 'user+system CPU of each daemon process during the measurement',
-        profiles: profDir ?? 'set CANOPY_BENCH_CPU_PROF=1 for daemon CPU profiles',
+        raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling',
+        profiles: profDir ?? 'set CANOPY_BENCH_CPU_PROF=1 for daemon CPU profiles (written when the daemons stop)',
+        logs: `daemon logs in ${base}`,
       },
     };
   } finally {
     for (const d of [a, b]) await d.daemon?.stop();
-    // The daemons' logs stay beside their homes, for a look after a miss or a failure.
+    // The daemons' logs and homes stay, for a look after a miss or a failure; the data goes.
     for (const d of [a, b]) if (d.daemon) fs.writeFileSync(path.join(base, `${d.name}.log`), d.daemon.output());
     await testnet?.stop().catch(() => undefined);
-    fs.rmSync(staging, { recursive: true, force: true });
+    for (const dir of [staging, a.folder, b.folder]) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -402,6 +416,15 @@ function writeSeeded(file: string, size: number, seed: string): string {
     fs.closeSync(fd);
   }
   return h.digest('hex');
+}
+
+/** Writes the data made above to disk now, so its writeback does not run during a measurement. */
+function flushToDisk(): void {
+  try {
+    execFileSync('sync', { stdio: 'ignore' });
+  } catch {
+    // no sync(1) here: the measurements just see some writeback
+  }
 }
 
 function smallDir(i: number): string {

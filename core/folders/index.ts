@@ -56,14 +56,21 @@ interface FolderRow {
 const SELECT = `SELECT f.*, l.path, l.mode, l.attached_at, l.last_scan_at FROM folders f LEFT JOIN local_folders l ON l.folder_id = f.id WHERE f.removed_at IS NULL`;
 
 export class Folders {
-  constructor(private readonly db: Db, private readonly log: ChangeLog, private readonly localDevice: string, private readonly home: string) {}
+  // Prepared once: sync asks for a folder's root on every chunk it reads or serves.
+  private readonly selectAll;
+  private readonly selectOne;
+
+  constructor(private readonly db: Db, private readonly log: ChangeLog, private readonly localDevice: string, private readonly home: string) {
+    this.selectAll = db.prepare(`${SELECT} ORDER BY f.label, f.id`);
+    this.selectOne = db.prepare(`${SELECT} AND f.id = ?`);
+  }
 
   list(): Folder[] {
-    return (this.db.prepare(`${SELECT} ORDER BY f.label, f.id`).all() as FolderRow[]).map(toFolder);
+    return (this.selectAll.all() as FolderRow[]).map(toFolder);
   }
 
   get(id: string): Folder | undefined {
-    const row = this.db.prepare(`${SELECT} AND f.id = ?`).get(id) as FolderRow | undefined;
+    const row = this.selectOne.get(id) as FolderRow | undefined;
     return row ? toFolder(row) : undefined;
   }
 

@@ -40,12 +40,14 @@ export class ChunkFetcher {
    */
   sequential(order: readonly ChunkRef[]): (hash: string, size: number) => Promise<Buffer> {
     const ahead = new Map<string, Promise<Buffer>>();
+    // Asked for before the window reached them (files written side by side): not prefetched again.
+    const taken = new Set<string>();
     let next = 0;
     let windowBytes = 0;
     const fill = () => {
       while (next < order.length && windowBytes < READ_AHEAD_BYTES && ahead.size < READ_AHEAD_CHUNKS) {
         const c = order[next++] as ChunkRef;
-        if (ahead.has(c.hash)) continue;
+        if (ahead.has(c.hash) || taken.has(c.hash)) continue;
         const p = this.get(c.hash, c.size);
         p.catch(() => undefined);
         ahead.set(c.hash, p);
@@ -56,6 +58,7 @@ export class ChunkFetcher {
       fill();
       const p = ahead.get(hash) ?? this.get(hash, size);
       if (ahead.delete(hash)) windowBytes -= size;
+      else taken.add(hash);
       fill();
       return p;
     };
@@ -82,6 +85,8 @@ export class ChunkFetcher {
     for (;;) {
       const candidates = rankPeers(this.peers().filter((p) => !p.closed && p.hello && !tried.has(p.deviceId)));
       if (candidates.length === 0) {
+        // This fetch gives up; if it was woken for a free slot, the next waiter gets the slot.
+        this.release();
         if (lastError) throw lastError;
         throw new CanopyError('NOT_FOUND', `no connected device has chunk ${hash.slice(0, 12)} right now`);
       }

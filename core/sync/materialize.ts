@@ -116,6 +116,8 @@ type LocalRow = Omit<IndexRow, 'path'>;
  * be able to plant a setuid binary. The fast-path row records the mode actually on disk.
  */
 const MODE_MASK = 0o777;
+/** Files written at once by one apply (their fsyncs overlap). */
+const WRITE_CONCURRENCY = 8;
 const HASH_RE = /^[0-9a-f]{64}$/;
 
 /** Raised inside one path's work when the destination is not what its row says: a conflict. */
@@ -257,11 +259,18 @@ export class Materializer {
 
     for (const a of dirs) await this.run(ctx, a, () => this.makeDir(ctx, a));
     // Writes before deletes: a renamed file is written from the old file's bytes, then the old one goes.
+    // Several files at once (each waits on its own fsyncs, and the disk serves them together),
+    // except a path under (or, case aside, equal to) another written path: it goes after, in order,
+    // so it sees what that write made (a symlink parent is refused, a file parent is in the way).
     const postponed: MaterializeAction[] = [];
-    for (const a of writes) {
+    const write = async (a: MaterializeAction) => {
       const outcome = await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, false) : this.writeSymlink(ctx, a, false)));
       if (outcome === 'postpone') postponed.push(a);
-    }
+    };
+    const { together, after } = splitIndependent(writes);
+    await eachLimit(together, WRITE_CONCURRENCY, write);
+    for (const a of after) await write(a);
+    postponed.sort((a, b) => cmp(a.path, b.path));
     for (const a of deletes) await this.run(ctx, a, () => this.remove(ctx, a));
     // Files that replace a directory whose contents were only removed by the deletes above.
     for (const a of postponed) await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, true) : this.writeSymlink(ctx, a, true)));
@@ -307,13 +316,23 @@ export class Materializer {
     let closed = false;
     let written: Stats;
     try {
-      let lastHash = '';
-      let lastData: Buffer | undefined;
-      for (const c of chunks) {
+      // The next chunk is read (or fetched) and verified while this one is written.
+      const load = (i: number): Promise<Buffer> | undefined => {
+        const c = chunks[i];
         // A repeated chunk (runs of zeros in disk images) is reused, not read or fetched again.
-        const data = c.hash === lastHash && lastData ? lastData : await this.chunkBytes(ctx, a, c);
+        if (!c || chunks[i - 1]?.hash === c.hash) return undefined;
+        const p = this.chunkBytes(ctx, a, c);
+        p.catch(() => undefined); // awaited in its turn; if an earlier chunk fails first, dropped
+        return p;
+      };
+      let lastData: Buffer | undefined;
+      let next = load(0);
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i] as ChunkRef;
+        const pending = next;
+        next = load(i + 1);
+        const data = pending ? await pending : (lastData as Buffer);
         if (data.byteLength !== c.size) throw new PathProblem('BAD_VERSION', `${a.path}: chunk ${c.hash.slice(0, 12)} is ${data.byteLength} bytes, the version says ${c.size}`);
-        lastHash = c.hash;
         lastData = data;
         // Zero chunks are left as holes: sparse files stay sparse, and the file reads the same.
         if (!isAllZero(data)) await writeFully(fh, data, c.offset);
@@ -581,12 +600,38 @@ export class Materializer {
     // The directory entry must be on disk before the row says so; otherwise a crash could
     // leave the old file under a row naming the new version, and a scan would then record
     // the old bytes as a successor of the new version.
-    await syncDir(path.dirname(abs));
+    await this.syncDirGrouped(path.dirname(abs));
     const entry = entryFromStats(a.path, written) as WalkEntry;
     this.deps.db.transaction(() => {
       this.stmt.upsertRow.run(ctx.folderId, a.path, entry.kind, entry.size, entry.mtimeMs, entry.ino, entry.mode, a.version.id);
       this.stmt.clearProblem.run(ctx.folderId, a.path);
     })();
+  }
+
+  /** fsyncs of a directory: one not started yet, which every caller until it starts shares. */
+  private readonly dirSyncQueued = new Map<string, Promise<void>>();
+  private readonly dirSyncRunning = new Map<string, Promise<void>>();
+
+  /**
+   * fsync of a directory, shared (group commit): a caller joins the fsync that has not
+   * started yet, or queues one behind the running one. Either way the fsync it waits for
+   * starts after the call, so it covers every entry the caller changed before calling.
+   */
+  private syncDirGrouped(dir: string): Promise<void> {
+    const queued = this.dirSyncQueued.get(dir);
+    if (queued) return queued;
+    const before = this.dirSyncRunning.get(dir) ?? Promise.resolve();
+    const next = before.catch(() => undefined).then(() => {
+      this.dirSyncQueued.delete(dir);
+      const run = syncDir(dir);
+      this.dirSyncRunning.set(dir, run);
+      void run.catch(() => undefined).then(() => {
+        if (this.dirSyncRunning.get(dir) === run) this.dirSyncRunning.delete(dir);
+      });
+      return run;
+    });
+    this.dirSyncQueued.set(dir, next);
+    return next;
   }
 
   private conflict(ctx: ApplyContext, a: MaterializeAction): void {
@@ -709,6 +754,35 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Splits sorted writes into those that may run side by side and those that must follow, in
+ * order: a path whose parent (at any depth) is written too, or that differs from another
+ * written path only in letter case (one file on a case-insensitive disk).
+ */
+function splitIndependent(writes: readonly MaterializeAction[]): { together: MaterializeAction[]; after: MaterializeAction[] } {
+  const folded = new Set(writes.map((a) => a.path.toLowerCase()));
+  const seen = new Set<string>();
+  const together: MaterializeAction[] = [];
+  const after: MaterializeAction[] = [];
+  for (const a of writes) {
+    const key = a.path.toLowerCase();
+    let dependent = seen.has(key);
+    for (let i = key.indexOf('/'); i >= 0 && !dependent; i = key.indexOf('/', i + 1)) dependent = folded.has(key.slice(0, i));
+    seen.add(key);
+    (dependent ? after : together).push(a);
+  }
+  return { together, after };
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; `fn` must not throw. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function cmp(a: string, b: string): number {
