@@ -1,48 +1,17 @@
 /**
- * The real `canopy` CLI, daemon and testnet as separate processes, for benchmarks that run
- * from the build (dist/core/bench). Same behaviour as core/testing's helpers, whose paths
- * are relative to the source tree (REPO there is `dist/` when run from the build, so its
- * CLI path does not exist); here the repository is found by its package.json.
+ * The real `canopy` daemon and testnet as separate processes, for benchmarks that run from
+ * the build (dist/core/bench). The CLI helpers are core/testing's; the daemon here also
+ * takes node flags (--cpu-prof) and a grace period.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { sleep } from '../testing/index.js';
+import { CLI as BUILT_CLI, cliJson, REPO as REPO_ROOT, runCli as runCliWith, sleep, type CliResult } from '../testing/index.js';
 
-function findRepo(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
-}
-
-export const REPO_ROOT = findRepo(path.dirname(fileURLToPath(import.meta.url)));
-export const BUILT_CLI = path.join(REPO_ROOT, 'dist/core/cli/bin.js');
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export { BUILT_CLI, cliJson, REPO_ROOT, type CliResult };
 
 export function runCli(args: string[], home: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUILT_CLI, '--home', home, ...args], { env: { ...process.env, CANOPY_DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A command that must succeed, its --json output parsed. */
-export async function cliJson<T>(home: string, args: string[]): Promise<T> {
-  const r = await runCli([...args, '--json'], home);
-  if (r.code !== 0) throw new Error(`canopy ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
+  return runCliWith(args, { home });
 }
 
 export interface BenchDaemon {

@@ -10,7 +10,15 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository root, found by its package.json: right from the sources and from dist/ alike. */
+function findRepo(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+export const REPO = findRepo(path.dirname(fileURLToPath(import.meta.url)));
 export const CLI = path.join(REPO, 'dist/core/cli/bin.js');
 
 export function tmpDir(prefix = 'canopy-test-'): string {
