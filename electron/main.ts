@@ -9,9 +9,10 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, nativeTheme, screen, session } from 'electron';
-import { ApiService } from '../core/api/service.js';
+import type { ApiService } from '../core/api/service.js';
+import { hostDevice, type DeviceHost } from '../core/host/index.js';
 import { resolveHome } from '../core/config/index.js';
-import { Engine } from '../core/engine/index.js';
+import type { Engine } from '../core/engine/index.js';
 import { bindIpc, type ExpectedSender, type IpcBinding } from './ipc.js';
 import { BLOCKED_URL_PATTERNS, DESKTOP_CSP, windowOptions } from './window.js';
 import { fitToWorkArea, readWindowState, writeWindowState, type WindowState } from './window-state.js';
@@ -25,7 +26,7 @@ let engine: Engine | undefined;
 let api: ApiService | undefined;
 let binding: IpcBinding | undefined;
 let win: BrowserWindow | null = null;
-let rescan: NodeJS.Timeout | undefined;
+let host: DeviceHost | undefined;
 let shutdown: Promise<void> | undefined;
 let engineClosed = false;
 
@@ -88,26 +89,21 @@ function expectedSender(): ExpectedSender | null {
 function openEngine(): boolean {
   const home = resolveHome();
   try {
-    engine = Engine.open(home, 'daemon');
+    // The same hosting as `canopy daemon` (engine, sync, watchers, rescans), minus HTTP.
+    host = hostDevice(home, { log });
   } catch (err) {
     dialog.showErrorBox('Canopy cannot start', `Could not open the Canopy home at ${home}:\n\n${message(err)}`);
     return false;
   }
-  api = new ApiService(engine, { watch: true });
-  engine.startWatching();
-  const e = engine;
-  void e.scan().catch((err: unknown) => log(`initial scan failed: ${message(err)}`));
-  // Watchers can miss events; a periodic full scan is cheap thanks to the fast path.
-  rescan = setInterval(() => void e.scan().catch((err: unknown) => log(`periodic scan failed: ${message(err)}`)), e.config.scan.rescanInterval);
-  rescan.unref();
+  engine = host.engine;
+  api = host.api;
   return true;
 }
 
 function stop(): Promise<void> {
   shutdown ??= (async () => {
-    clearInterval(rescan);
     binding?.dispose();
-    await engine?.close().catch((err: unknown) => log(`closing the engine failed: ${message(err)}`));
+    await host?.stop().catch((err: unknown) => log(`closing the engine failed: ${message(err)}`));
   })();
   return shutdown;
 }

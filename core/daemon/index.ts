@@ -5,9 +5,7 @@
  */
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Engine } from '../engine/index.js';
-import { ApiService } from '../api/service.js';
-import { SyncService } from '../sync/index.js';
+import { hostDevice, type DeviceHost } from '../host/index.js';
 import { startHttpApi, type HttpApiServer } from '../api/http-server.js';
 import { homeFiles, isAlive } from '../home/index.js';
 import { writeFileAtomic } from '../config/index.js';
@@ -20,15 +18,9 @@ export interface DaemonInfo {
   startedAt: number;
 }
 
-export interface RunningDaemon {
-  engine: Engine;
-  api: ApiService;
+export interface RunningDaemon extends DeviceHost {
   http: HttpApiServer;
-  sync: SyncService;
   info: DaemonInfo;
-  /** Resolves once the first full scan of every folder has finished. */
-  initialScan: Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface DaemonOptions {
@@ -40,60 +32,33 @@ export interface DaemonOptions {
 
 export async function startDaemon(home: string, opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const log = opts.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
-  const engine = Engine.open(home, 'daemon');
-  if (opts.bootstrap?.length) engine.config.network.bootstrap = opts.bootstrap;
-  const sync = new SyncService(engine);
+  const where = { pid: process.pid, url: '' };
+  const host = hostDevice(home, { bootstrap: opts.bootstrap, daemon: where, log });
+  const { engine } = host;
   let http: HttpApiServer | undefined;
-  let rescan: NodeJS.Timeout | undefined;
   try {
-    const url = { pid: process.pid, url: '' };
-    const api = new ApiService(engine, { daemon: url, watch: true, sync });
-    sync.on('log', (line) => log(line));
-    sync.on('peer', (p) => log(`device ${p.name} (${p.deviceId.slice(0, 8)}) ${p.online ? 'online' : 'offline'}`));
-    sync.on('conflict', (c) => log(`conflict in ${c.folderId}: ${c.path} has ${c.heads} heads`));
     const token = randomBytes(24).toString('base64url');
     const ui = uiDirectory();
-    http = await startHttpApi(api, { host: engine.config.api.host, port: opts.port ?? engine.config.api.port, token, fallback: ui ? staticUi(ui) : undefined });
-    url.url = http.url;
+    http = await startHttpApi(host.api, { host: engine.config.api.host, port: opts.port ?? engine.config.api.port, token, fallback: ui ? staticUi(ui) : undefined });
+    where.url = http.url;
     const info: DaemonInfo = { pid: process.pid, url: http.url, token, startedAt: Date.now() };
     writeFileAtomic(homeFiles(home).daemon, JSON.stringify(info), { mode: 0o600 });
     log(`canopy daemon: device ${engine.identity.deviceId} (${engine.config.device.name}), API at ${http.url}`);
     log(ui ? `canopy daemon: web UI at ${uiUrl(info)}` : 'canopy daemon: web UI not built (run `npm run build`)');
-
-    api.subscribe((e) => {
-      if (e.type === 'scan.done' && (e.report.added || e.report.changed || e.report.removed)) {
-        const r = e.report;
-        log(`scan ${r.folderId}: +${r.added} ~${r.changed} -${r.removed} (${r.hashedBytes} bytes hashed in ${r.seconds.toFixed(2)} s)`);
-      } else if (e.type === 'problem') log(`problem in ${e.folderId}: ${e.path}: ${e.message}`);
-      else if (e.type === 'watch.error') log(`watch error in ${e.folderId}: ${e.message}`);
-    });
-
-    engine.startWatching();
-    sync.start();
-    const initialScan = engine.scan().then(() => undefined, (err: unknown) => log(`initial scan failed: ${err instanceof Error ? err.message : String(err)}`));
-    // Watchers can miss events (overflowing queues, sleeping laptops): a periodic full scan
-    // is cheap thanks to the fast path and catches whatever they missed.
-    rescan = setInterval(() => void engine.scan().catch((err: unknown) => log(`periodic scan failed: ${String(err)}`)), engine.config.scan.rescanInterval);
-    rescan.unref();
-
+    const server = http;
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
-        clearInterval(rescan);
-        await http?.close();
-        await initialScan.catch(() => undefined);
-        await sync.stop();
-        await engine.close();
+        await server.close();
+        await host.stop();
         removeDaemonInfo(home, process.pid);
       })();
       return stopping;
     };
-    return { engine, api, http, sync, info, initialScan, stop };
+    return { ...host, http: server, info, stop };
   } catch (err) {
-    clearInterval(rescan);
     await http?.close();
-    await sync.stop();
-    await engine.close();
+    await host.stop();
     throw err;
   }
 }
