@@ -302,13 +302,25 @@ export class Materializer {
 
   // ---------------------------------------------------------------- files
 
-  private async writeFile(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Promise<Outcome> {
-    const v = a.version;
+  /**
+   * Where a write goes, if it may go there: parents made, and the destination checked to be
+   * what the working copy last reflected (else a local edit: a conflict, never overwritten)
+   * and not a directory that still has entries.
+   */
+  private async claimDestination(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean) {
     const abs = await this.prepareParents(ctx, a.path);
     const row = this.row(ctx.folderId, a.path);
     const before = await this.destination(abs, row);
-    if (before.state === 'changed') return 'conflict';
+    if (before.state === 'changed') return 'conflict' as const;
     if (before.state === 'matches' && before.entry.kind === 'dir' && !(await isEmptyDir(abs))) return this.dirInTheWay(ctx, a, lastTry);
+    return { abs, row, before };
+  }
+
+  private async writeFile(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Promise<Outcome> {
+    const v = a.version;
+    const target = await this.claimDestination(ctx, a, lastTry);
+    if (typeof target === 'string') return target;
+    const { abs, row, before } = target;
 
     const chunks = this.deps.versions.chunks(v.id);
     const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
@@ -392,11 +404,9 @@ export class Materializer {
 
   private async writeSymlink(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Promise<Outcome> {
     const v = a.version;
-    const abs = await this.prepareParents(ctx, a.path);
-    const row = this.row(ctx.folderId, a.path);
-    const before = await this.destination(abs, row);
-    if (before.state === 'changed') return 'conflict';
-    if (before.state === 'matches' && before.entry.kind === 'dir' && !(await isEmptyDir(abs))) return this.dirInTheWay(ctx, a, lastTry);
+    const target = await this.claimDestination(ctx, a, lastTry);
+    if (typeof target === 'string') return target;
+    const { abs, row, before } = target;
 
     const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     let written: Stats;
