@@ -9,6 +9,13 @@ import { z } from 'zod';
 
 const folderId = z.string().min(1).max(63);
 const relPath = z.string().max(4096).refine((p) => !p.includes('\0'), 'path contains NUL');
+/** "FOLDER/PATH" or an absolute path inside an attached folder. */
+const target = z.string().min(1).max(4096).refine((p) => !p.includes('\0'), 'path contains NUL');
+const versionId = z.string().min(1).max(128);
+const byteCount = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const priority = z.enum(['critical', 'high', 'normal', 'low', 'expendable']);
+/** Largest merged content accepted through the API (the merge view edits text). */
+export const MAX_API_CONTENT_BYTES = 64 * 1024 * 1024;
 
 export const commandParams = {
   status: z.object({}).strict(),
@@ -32,6 +39,51 @@ export const commandParams = {
   'sync.pause': z.object({}).strict(),
   'sync.resume': z.object({}).strict(),
   log: z.object({ target: z.string().min(1).max(4096) }).strict(),
+
+  // --- versions, conflicts and retention (DESIGN.md section 5) ---
+  /** One version's content: the preferred head by default, or by read mode, or an exact id. */
+  'file.cat': z.object({
+    target,
+    mode: z.enum(['preferred', 'confirmed_only', 'provisional_allowed']).optional(),
+    version: versionId.optional(),
+    /** Cut the answer at this many bytes (the UI previews; the CLI streams whole files). */
+    maxBytes: z.number().int().positive().max(MAX_API_CONTENT_BYTES).optional(),
+  }).strict(),
+  /** Makes an old version the new head: a new version whose parent is the current head. */
+  'file.restore': z.object({ target, version: versionId }).strict(),
+  /** Settles a conflict with a merge version whose parents are all the heads. Exactly one of take, keepBoth, content, contentBase64. */
+  'conflict.resolve': z.object({
+    target,
+    take: versionId.optional(),
+    keepBoth: z.literal(true).optional(),
+    content: z.string().max(MAX_API_CONTENT_BYTES).optional(),
+    contentBase64: z.string().max(Math.ceil(MAX_API_CONTENT_BYTES / 3) * 4).optional(),
+  }).strict().refine((p) => [p.take, p.keepBoth, p.content, p.contentBase64].filter((x) => x !== undefined).length === 1,
+    'give exactly one of take, keepBoth, content, contentBase64'),
+  gc: z.object({ dryRun: z.boolean().optional() }).strict(),
+
+  // --- placement, quota, pins and jobs (DESIGN.md sections 1-4) ---
+  'quota.get': z.object({}).strict(),
+  /** Changes the quota; with dryRun, only says what applying it would do (the tray slider's preview). */
+  'quota.set': z.object({
+    maxBytes: byteCount.optional(),
+    reservedBytes: byteCount.optional(),
+    minFreeBytes: byteCount.optional(),
+    shareExcess: z.boolean().optional(),
+    autoEvict: z.boolean().optional(),
+    evictionStrategy: z.enum(['lru', 'priority', 'redundant', 'hybrid']).optional(),
+    dryRun: z.boolean().optional(),
+  }).strict(),
+  'file.pin': z.object({ target, pinned: z.boolean() }).strict(),
+  /** Overrides the priority of a path (file or subtree); null goes back to inheriting. */
+  'file.priority': z.object({ target, priority: priority.nullable() }).strict(),
+  'file.replicas': z.object({ target }).strict(),
+  /** Fetches an online-only file and materializes it (recently used). */
+  'file.open': z.object({ target }).strict(),
+  /** Makes a file online-only again, once enough verified copies exist elsewhere. */
+  'file.free': z.object({ target }).strict(),
+  'job.run': z.object({ job: z.enum(['audit', 'repair', 'scrub', 'cleanup']), dryRun: z.boolean().optional() }).strict(),
+  'job.reports': z.object({}).strict(),
 } as const;
 
 export type CommandName = keyof typeof commandParams;
@@ -40,6 +92,9 @@ export type Params<C extends CommandName> = z.input<(typeof commandParams)[C]>;
 export type FolderMode = 'full' | 'on-demand';
 export type Priority = 'critical' | 'high' | 'normal' | 'low' | 'expendable';
 export type DataClass = 'critical' | 'sensitive' | 'standard' | 'public';
+export type ReadMode = 'preferred' | 'confirmed_only' | 'provisional_allowed';
+export type EvictionStrategy = 'lru' | 'priority' | 'redundant' | 'hybrid';
+export type JobName = 'audit' | 'repair' | 'scrub' | 'cleanup' | 'gc';
 
 export interface FolderInfo {
   id: string;
@@ -92,6 +147,21 @@ export interface StatusInfo {
   logSeq: number;
   /** Null when no daemon runs (nothing is syncing). */
   sync: SyncInfo | null;
+  /** Replication health of the mesh as this device sees it; null until placement has run. */
+  health: PlacementHealth | null;
+}
+
+export interface PlacementHealth {
+  chunks: number;
+  underReplicated: number;
+  overReplicated: number;
+  misplaced: number;
+  /** Chunks whose placement falls short because too few devices are eligible. */
+  shortfall: number;
+  repairQueue: number;
+  /** Bytes each device holds against its quota (from the devices' own hello/capacity facts). */
+  devices: { id: string; name: string; heldBytes: number; quotaBytes: number; full: boolean }[];
+  computedAt: number;
 }
 
 export type LocalState = 'synced' | 'deleted' | 'problem';
@@ -105,6 +175,14 @@ export interface FileEntry {
   heads: number;
   chunks: number;
   localState: LocalState;
+  /** The effective priority (a path override, else the folder's). */
+  priority: Priority;
+  pinned: boolean;
+  /** True when the file's content is in the working copy; false for online-only files. */
+  local: boolean;
+  /** Verified devices holding every chunk of the head, and the priority's factor; null when not known. */
+  replicas: number | null;
+  targetReplicas: number | null;
 }
 
 export interface VersionInfo {
@@ -156,6 +234,82 @@ export interface ConflictHead {
   preferred: boolean;
 }
 
+export interface FileContent {
+  folderId: string;
+  path: string;
+  versionId: string;
+  kind: 'file' | 'dir' | 'symlink' | 'tombstone';
+  size: number;
+  state: 'provisional' | 'confirmed';
+  /** utf8 when the content is valid UTF-8 text without NULs, else base64. */
+  encoding: 'utf8' | 'base64';
+  data: string;
+  truncated: boolean;
+}
+
+export interface ResolveResult {
+  folderId: string;
+  path: string;
+  /** The merge version that closes the conflict. */
+  version: VersionInfo;
+  /** Paths created by keep-both for the other heads. */
+  created: string[];
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  emergency: boolean;
+  tombstonesRemoved: number;
+  versionsRemoved: number;
+  chunksRemoved: number;
+  bytesFreed: number;
+  seconds: number;
+}
+
+export interface QuotaInfo {
+  maxBytes: number;
+  reservedBytes: number;
+  minFreeBytes: number;
+  shareExcess: boolean;
+  autoEvict: boolean;
+  evictionStrategy: EvictionStrategy;
+  /** What the store holds, by why it holds it. */
+  usage: { ownBytes: number; replicaBytes: number; cacheBytes: number; pinnedBytes: number; totalBytes: number };
+  diskFreeBytes: number;
+  full: boolean;
+}
+
+export interface QuotaChange {
+  quota: QuotaInfo;
+  dryRun: boolean;
+  /** What lowering the quota evicts (or would evict): freeable now, and what cannot go and why. */
+  evict: { targetBytes: number; freesBytes: number; freesUnpinnedCacheBytes: number; unfreeableBytes: number; reason: string | null };
+}
+
+export interface ReplicaInfo {
+  folderId: string;
+  path: string;
+  priority: Priority;
+  factor: number;
+  minimum: number;
+  chunks: { hash: string; size: number; designated: string[]; holders: string[] }[];
+  summary: { chunks: number; bytes: number; underReplicated: number; overReplicated: number; shortfall: number; minHolders: number };
+}
+
+export interface PinInfo { folderId: string; path: string; pinned: boolean }
+export interface PriorityInfo { folderId: string; path: string; priority: Priority; inherited: boolean }
+
+export interface JobReport {
+  job: JobName;
+  dryRun: boolean;
+  startedAt: number;
+  finishedAt: number;
+  ok: boolean;
+  /** Job-specific counts (e.g. underReplicated, repaired, corrupt, healed, dropped). */
+  counts: Record<string, number>;
+  message: string;
+}
+
 export interface ConflictInfo {
   folderId: string;
   path: string;
@@ -181,6 +335,19 @@ export interface CommandResults {
   conflicts: ConflictInfo[];
   'sync.pause': SyncInfo;
   'sync.resume': SyncInfo;
+  'file.cat': FileContent;
+  'file.restore': VersionInfo;
+  'conflict.resolve': ResolveResult;
+  gc: GcReport;
+  'quota.get': QuotaInfo;
+  'quota.set': QuotaChange;
+  'file.pin': PinInfo;
+  'file.priority': PriorityInfo;
+  'file.replicas': ReplicaInfo;
+  'file.open': FileEntry;
+  'file.free': FileEntry;
+  'job.run': JobReport;
+  'job.reports': JobReport[];
 }
 
 export type Result<C extends CommandName> = CommandResults[C];
@@ -195,7 +362,12 @@ export type ApiEvent =
   | { type: 'sync.progress'; sync: SyncInfo }
   | { type: 'device.online'; deviceId: string; name: string; online: boolean }
   | { type: 'conflict'; folderId: string; path: string; heads: number }
-  | { type: 'materialized'; folderId: string; written: number; deleted: number };
+  | { type: 'materialized'; folderId: string; written: number; deleted: number }
+  | { type: 'conflict.resolved'; folderId: string; path: string; versionId: string }
+  | { type: 'job.progress'; job: JobName; done: number; total: number }
+  | { type: 'job.report'; report: JobReport }
+  | { type: 'quota.full'; usedBytes: number; maxBytes: number }
+  | { type: 'evict.progress'; freedBytes: number; targetBytes: number; done: boolean; unfreeableBytes: number };
 
 export interface ApiErrorShape {
   code: string;

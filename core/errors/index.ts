@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'UNAUTHORIZED'
   | 'UNSTABLE_FILE'
-  | 'BAD_PATH';
+  | 'BAD_PATH'
+  | 'NOT_IMPLEMENTED';
 
 export class CanopyError extends Error {
   readonly code: ErrorCode;

@@ -12,7 +12,7 @@ export function status(folders: FolderInfo[] = [folder()]): StatusInfo {
   return {
     device: { id: 'dev-1', name: 'laptop', labels: { site: 'home' } }, home: '/home/me/.local/share/canopy', version: '0.1.0',
     via: 'daemon', daemon: null, folders, store: { chunks: 3, bytes: 1024, quarantined: 0, maxBytes: 4096, diskFreeBytes: 1 << 30 },
-    versions: 7, logSeq: 7, sync: null,
+    versions: 7, logSeq: 7, sync: null, health: null,
   };
 }
 
