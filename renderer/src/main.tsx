@@ -5,6 +5,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
+import { TrayPopover } from './components/TrayPopover.js';
 import { connect, type Connection } from './client.js';
 import { describeError, createCanopyStore } from './store.js';
 import { StoreProvider } from './store-context.js';
@@ -38,7 +39,7 @@ createRoot(rootElement).render(
   <StrictMode>
     {connection ? (
       <StoreProvider store={createCanopyStore(connection.client)}>
-        <App transport={connection.transport} pathForFile={connection.pathForFile} />
+        {location.hash === '#tray' ? <TrayPopover /> : <App transport={connection.transport} pathForFile={connection.pathForFile} />}
       </StoreProvider>
     ) : (
       <NoConnection error={failure} />

@@ -4,7 +4,7 @@
  * functions (unit-tested); `createCanopyStore` wires them to one CanopyClient.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { ApiEvent, CanopyClient, FolderInfo, ScanReport, StatusInfo } from '../../core/api/types.js';
+import type { ApiEvent, CanopyClient, Params, FolderInfo, JobName, JobReport, ScanReport, StatusInfo } from '../../core/api/types.js';
 
 export interface ScanState {
   folderId: string;
@@ -26,6 +26,28 @@ export interface UiError {
 
 export type ConnectionState = 'connecting' | 'ready' | 'failed';
 
+/** What views reload when it changes: each counter goes up when an event says its data moved. */
+export interface Revisions {
+  devices: number;
+  files: number;
+  conflicts: number;
+  jobs: number;
+  quota: number;
+}
+
+export interface JobProgress {
+  job: JobName;
+  done: number;
+  total: number;
+}
+
+export interface EvictProgress {
+  freedBytes: number;
+  targetBytes: number;
+  done: boolean;
+  unfreeableBytes: number;
+}
+
 export interface CanopyData {
   connection: ConnectionState;
   status: StatusInfo | null;
@@ -38,18 +60,29 @@ export interface CanopyData {
   errors: UiError[];
   /** Latest message for the screen-reader live region. */
   announcement: string;
+  rev: Revisions;
+  /** Jobs running now, by name (from job.progress events). */
+  jobs: Partial<Record<JobName, JobProgress>>;
+  /** Reports that arrived as events since the page opened, newest first. */
+  recentReports: JobReport[];
+  evict: EvictProgress | null;
+  quotaFull: { usedBytes: number; maxBytes: number } | null;
 }
 
 export interface CanopyActions {
+  /** The transport, for views that call commands of their own (use-call.ts). */
+  readonly client: CanopyClient;
   /** Loads everything and follows events; returns the function that stops following. */
   start(): () => void;
   refresh(): Promise<void>;
   scan(folderId?: string): Promise<void>;
   /** Resolves true when the folder was added. */
-  addFolder(path: string): Promise<boolean>;
+  addFolder(path: string, options?: AddFolderOptions): Promise<boolean>;
   dismissError(id: number): void;
   reportError(action: string, err: unknown): void;
 }
+
+export type AddFolderOptions = Omit<Params<'folder.add'>, 'path'>;
 
 export type CanopyState = CanopyData & CanopyActions;
 export type CanopyStore = StoreApi<CanopyState>;
@@ -57,7 +90,10 @@ export type CanopyStore = StoreApi<CanopyState>;
 export const MAX_ERRORS = 5;
 
 export function initialData(): CanopyData {
-  return { connection: 'connecting', status: null, folders: [], scans: {}, scanning: {}, adding: false, errors: [], announcement: '' };
+  return {
+    connection: 'connecting', status: null, folders: [], scans: {}, scanning: {}, adding: false, errors: [], announcement: '',
+    rev: { devices: 0, files: 0, conflicts: 0, jobs: 0, quota: 0 }, jobs: {}, recentReports: [], evict: null, quotaFull: null,
+  };
 }
 
 /** Folders in a stable, readable order: by label, then id. */
@@ -99,6 +135,7 @@ export function applyEvent(state: CanopyData, event: ApiEvent, now: number): Can
         ...state,
         scans: without(state.scans, r.folderId),
         folders: applyReport(state.folders, r, now),
+        rev: bump(state.rev, 'files'),
         announcement: `Scan of ${folderName(state.folders, r.folderId)} finished: ${changes}.`,
       };
     }
@@ -116,10 +153,37 @@ export function applyEvent(state: CanopyData, event: ApiEvent, now: number): Can
     case 'problem':
       // Counted in the folder's problems column once the list is reloaded.
       return state;
+    case 'sync.progress':
+      return state.status ? { ...state, status: { ...state.status, sync: event.sync } } : state;
+    case 'device.online':
+      return { ...state, rev: bump(state.rev, 'devices'), announcement: `${event.name} is ${event.online ? 'online' : 'offline'}.` };
+    case 'conflict':
+      return { ...state, rev: bump(bump(state.rev, 'conflicts'), 'files'), announcement: `${event.path} was edited on ${event.heads} devices apart: merge it in Conflicts.` };
+    case 'conflict.resolved':
+      return { ...state, rev: bump(bump(state.rev, 'conflicts'), 'files'), announcement: `${event.path} is merged.` };
+    case 'materialized':
+      return { ...state, rev: bump(state.rev, 'files') };
+    case 'job.progress':
+      return { ...state, jobs: { ...state.jobs, [event.job]: { job: event.job, done: event.done, total: event.total } } };
+    case 'job.report': {
+      const jobs = { ...state.jobs };
+      delete jobs[event.report.job];
+      const recentReports = [event.report, ...state.recentReports].slice(0, 20);
+      return { ...state, jobs, recentReports, rev: bump(state.rev, 'jobs'), announcement: `${event.report.job} finished: ${event.report.message}` };
+    }
+    case 'quota.full':
+      return { ...state, quotaFull: { usedBytes: event.usedBytes, maxBytes: event.maxBytes }, rev: bump(state.rev, 'quota') };
+    case 'evict.progress': {
+      const { type: _type, ...evict } = event;
+      return { ...state, evict, rev: event.done ? bump(bump(state.rev, 'quota'), 'files') : state.rev };
+    }
     default:
-      // Sync events (peers, progress, conflicts) are shown by views still to come.
       return state;
   }
+}
+
+function bump(rev: Revisions, key: keyof Revisions): Revisions {
+  return { ...rev, [key]: rev[key] + 1 };
 }
 
 /** The code and message of anything thrown by a call. */
@@ -141,7 +205,7 @@ export function pushError(errors: readonly UiError[], action: string, err: unkno
 
 /** Events that change what `status`/`folder.list` say, so the store reloads them. */
 export function needsRefresh(event: ApiEvent): boolean {
-  return event.type === 'scan.done' || event.type === 'folder.added' || event.type === 'folder.removed';
+  return event.type === 'scan.done' || event.type === 'folder.added' || event.type === 'folder.removed' || event.type === 'materialized' || event.type === 'device.online';
 }
 
 export interface StoreOptions {
@@ -168,6 +232,7 @@ export function createCanopyStore(client: CanopyClient, opts: StoreOptions = {})
 
     return {
       ...initialData(),
+      client,
 
       start() {
         const unsubscribe = client.subscribe((event) => {
@@ -212,7 +277,7 @@ export function createCanopyStore(client: CanopyClient, opts: StoreOptions = {})
         }
       },
 
-      async addFolder(path) {
+      async addFolder(path, options = {}) {
         const trimmed = path.trim();
         if (trimmed === '') {
           fail('Add a folder', { code: 'BAD_ARGUMENT', message: 'Enter the path of the folder to add.' });
@@ -221,7 +286,7 @@ export function createCanopyStore(client: CanopyClient, opts: StoreOptions = {})
         if (get().adding) return false;
         set({ adding: true });
         try {
-          const folder = await client.call('folder.add', { path: trimmed });
+          const folder = await client.call('folder.add', { ...options, path: trimmed });
           set((s) => ({ folders: upsertFolder(s.folders, folder), announcement: `Folder ${folder.label} added.` }));
           scheduleRefresh();
           return true;

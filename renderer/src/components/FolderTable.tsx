@@ -5,11 +5,12 @@ import { useCanopy } from '../store-context.js';
 import type { ScanState } from '../store.js';
 import { useNow } from '../use-now.js';
 import { ScanProgress } from './ScanProgress.js';
+import { syncWords } from '../lib/words.js';
 
 const COLUMNS = ['Label', 'ID', 'Path', 'Mode', 'Priority', 'Class', 'Files', 'Size', 'Last scan', 'Problems'] as const;
 
 /** One row per folder, with its scan button and, while it scans, a progress row below it. */
-export function FolderTable() {
+export function FolderTable({ onAttach }: { onAttach: (folderId: string) => void }) {
   const folders = useCanopy((s) => s.folders);
   const connection = useCanopy((s) => s.connection);
 
@@ -31,7 +32,7 @@ export function FolderTable() {
         </thead>
         <tbody>
           {folders.map((f) => (
-            <FolderRow key={f.id} folder={f} />
+            <FolderRow key={f.id} folder={f} onAttach={onAttach} />
           ))}
         </tbody>
       </table>
@@ -44,12 +45,13 @@ function startingScan(folderId: string): ScanState {
   return { folderId, phase: 'walk', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
 }
 
-function FolderRow({ folder: f }: { folder: FolderInfo }) {
+function FolderRow({ folder: f, onAttach }: { folder: FolderInfo; onAttach: (folderId: string) => void }) {
   const scan = useCanopy((s) => s.scans[f.id]);
   const pending = useCanopy((s) => s.scanning[f.id] === true || s.scanning['*'] === true);
   const startScan = useCanopy((s) => s.scan);
   const now = useNow();
   const busy = pending || scan !== undefined;
+  const syncing = useCanopy((s) => syncWords(s.status?.sync ?? null, f.id));
 
   return (
     <Fragment>
@@ -67,6 +69,11 @@ function FolderRow({ folder: f }: { folder: FolderInfo }) {
         <td><time dateTime={f.lastScanAt ? new Date(f.lastScanAt).toISOString() : undefined} title={formatTimestamp(f.lastScanAt)}>{formatWhen(f.lastScanAt, now)}</time></td>
         <td className={`num${f.problems > 0 ? ' warn' : ''}`}>{formatCount(f.problems)}</td>
         <td className="col-actions">
+          {!f.attached && (
+            <button type="button" onClick={() => onAttach(f.id)} aria-label={`Receive ${f.label} on this device`}>
+              Attach here
+            </button>
+          )}
           <button
             type="button"
             onClick={() => void startScan(f.id)}
@@ -78,6 +85,16 @@ function FolderRow({ folder: f }: { folder: FolderInfo }) {
           </button>
         </td>
       </tr>
+      {syncing && (
+        <tr className="progress-row">
+          <td colSpan={COLUMNS.length + 1}>
+            <div className="scan-progress">
+              <progress aria-label={`Sync of ${f.label}`} aria-valuetext={syncing} />
+              <span className="scan-label">{syncing}</span>
+            </div>
+          </td>
+        </tr>
+      )}
       {busy && (
         <tr className="progress-row">
           <td colSpan={COLUMNS.length + 1}>

@@ -1,9 +1,9 @@
 import { useCanopy } from '../store-context.js';
-import { AddFolderForm } from './AddFolderForm.js';
+import { AddFolderForm, type FolderProposal } from './AddFolderForm.js';
 import { FolderTable } from './FolderTable.js';
 
-/** The Folders view: the table, a scan of everything, and the add form. */
-export function Folders({ pathForFile }: { pathForFile?: ((file: File) => string) | undefined }) {
+/** The Folders view: the table (scan and sync progress), a scan of everything, and the share form. */
+export function Folders({ proposal, canDrop, onPropose }: { proposal: FolderProposal | null; canDrop: boolean; onPropose: (p: Omit<FolderProposal, 'seq'>) => void }) {
   const scanAll = useCanopy((s) => s.scan);
   const scanningAll = useCanopy((s) => s.scanning['*'] === true);
   const anyAttached = useCanopy((s) => s.folders.some((f) => f.attached));
@@ -15,8 +15,8 @@ export function Folders({ pathForFile }: { pathForFile?: ((file: File) => string
           {scanningAll ? 'Scanning all…' : 'Scan all'}
         </button>
       </div>
-      <FolderTable />
-      <AddFolderForm pathForFile={pathForFile} />
+      <FolderTable onAttach={(id) => onPropose({ id, path: '' })} />
+      <AddFolderForm proposal={proposal} canDrop={canDrop} />
     </section>
   );
 }

@@ -1,0 +1,66 @@
+import type { FileEntry } from '../../../core/api/types.js';
+import { formatBytes, formatCount, formatTimestamp, formatWhen } from '../format.js';
+import { useAction, useCall } from '../use-call.js';
+import { useNow } from '../use-now.js';
+import { ActionStatus, CallProblem } from './CallProblem.js';
+
+/** One file's versions, newest first, each older one restorable; and where its copies are. */
+export function FileHistory({ folderId, entry, onClose, onRestored }: { folderId: string; entry: FileEntry; onClose: () => void; onRestored: () => void }) {
+  const target = `${folderId}/${entry.path}`;
+  const history = useCall('log', { target }, `${target}:${entry.headVersion}`);
+  const replicas = useCall('file.replicas', { target }, `${target}:${entry.headVersion}`);
+  const restore = useAction('file.restore');
+  const now = useNow();
+
+  const doRestore = async (version: string) => {
+    if (await restore.run({ target, version })) {
+      history.reload();
+      onRestored();
+    }
+  };
+
+  return (
+    <aside className="card side-panel" aria-labelledby="history-title">
+      <div className="section-head">
+        <h2 id="history-title">
+          History of <code className="path">{entry.path}</code>
+        </h2>
+        <button type="button" className="ghost" onClick={onClose} aria-label="Close the history">
+          Close
+        </button>
+      </div>
+      <h3>Copies</h3>
+      {replicas.state === 'error' && <CallProblem error={replicas.error} what="Counting the copies" />}
+      {replicas.data && (
+        <p data-testid="replica-summary">
+          {replicas.data.summary.minHolders} of {replicas.data.factor} wanted copies on every chunk ({replicas.data.priority} priority);{' '}
+          {replicas.data.summary.underReplicated > 0 ? <span className="warn">{formatCount(replicas.data.summary.underReplicated)} chunks are short of copies.</span> : 'every chunk has its copies.'}
+        </p>
+      )}
+      <h3>Versions</h3>
+      <ActionStatus pending={restore.pending} error={restore.error} what="Restoring" />
+      {history.state === 'error' && <CallProblem error={history.error} what="Loading the history" onRetry={history.reload} />}
+      {history.data && (
+        <ol className="versions">
+          {history.data.map((v) => (
+            <li key={v.id} className={v.isHead ? 'head' : undefined}>
+              <div>
+                <strong>{v.kind === 'tombstone' ? 'Deleted' : formatBytes(v.size)}</strong>{' '}
+                <span className="muted">
+                  by {v.authorName ?? v.author.slice(0, 8)}, <time dateTime={new Date(v.createdAt).toISOString()} title={formatTimestamp(v.createdAt)}>{formatWhen(v.createdAt, now)}</time>
+                  {v.state === 'provisional' ? ', provisional' : ''}
+                </span>
+                {v.isHead && <span className="badge ok">current</span>}
+              </div>
+              {!v.isHead && v.kind !== 'tombstone' && (
+                <button type="button" className="small" onClick={() => void doRestore(v.id)} disabled={restore.pending} aria-label={`Restore the version of ${formatWhen(v.createdAt, now)}`}>
+                  Restore
+                </button>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+    </aside>
+  );
+}
