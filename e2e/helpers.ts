@@ -1,0 +1,76 @@
+/**
+ * Helpers for the UI's end-to-end tests: Debian's Chromium driven by playwright-core
+ * (never a downloaded browser), pages opened on real daemons' web UI, the views reached
+ * the way a person reaches them, drops simulated with a real DragEvent, and screenshots
+ * written under test-output/screenshots/.
+ *
+ * Extending the suite: start devices with TestMesh (core/testing/mesh.ts), open each one's
+ * UI with `openUi`, move with `gotoView`, and call `screenshot` once per state worth seeing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO } from '../core/testing/index.js';
+import type { TestDevice } from '../core/testing/mesh.js';
+import { uiUrl } from '../core/daemon/index.js';
+
+export const CHROMIUM = process.env['CANOPY_CHROMIUM'] ?? '/usr/bin/chromium';
+export const SCREENSHOTS = path.join(REPO, 'test-output', 'screenshots');
+export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+/** Why the e2e suite cannot run here, or null when it can. */
+export function e2eUnavailable(): string | null {
+  if (!fs.existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CANOPY_CHROMIUM)`;
+  if (!fs.existsSync(path.join(REPO, 'dist', 'renderer', 'index.html'))) return 'the UI is not built (npm run build)';
+  return null;
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/** A page on `device`'s daemon UI, with the console's errors collected (a test can assert there are none). */
+export async function openUi(browser: Browser, device: TestDevice, opts: { colorScheme?: 'light' | 'dark'; hash?: string; size?: { width: number; height: number } } = {}): Promise<{ page: Page; errors: string[] }> {
+  if (!device.daemon) throw new Error(`${device.name} has no daemon running`);
+  const context = await browser.newContext({ viewport: opts.size ?? { width: 1280, height: 900 }, colorScheme: opts.colorScheme ?? 'light' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  await page.goto(`${uiUrl(device.daemon.info)}${opts.hash ?? ''}`);
+  if (!opts.hash) await page.getByText(`${device.name} · daemon`).waitFor();
+  return { page, errors };
+}
+
+export async function gotoView(page: Page, label: 'Overview' | 'Folders' | 'Files' | 'Devices' | 'Conflicts' | 'Activity'): Promise<void> {
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name: new RegExp(`^${label}`) }).click();
+  await page.getByRole('heading', { level: 1, name: label === 'Activity' ? 'Activity and settings' : label }).waitFor();
+}
+
+/**
+ * Drops a folder onto the page the way a file manager does: a DragEvent whose
+ * DataTransfer carries the folder as a file:// URI (text/uri-list). A browser never says
+ * where a dropped File lives, so the UI reads the URI; in Electron the preload's
+ * getPathForFile gives the File's path instead (renderer/src/lib/drop.ts).
+ */
+export async function dropFolder(page: Page, folder: string, on = 'main'): Promise<void> {
+  const uri = new URL(`file://${folder}`).href;
+  await page.locator(on).evaluate((el, u) => {
+    const dt = new DataTransfer();
+    dt.setData('text/uri-list', u);
+    el.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }));
+    el.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }));
+  }, uri);
+}
+
+/** Writes test-output/screenshots/NAME.png and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  // Let the last reloads land so the picture shows a settled view.
+  await page.waitForLoadState('networkidle').catch(() => undefined);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}

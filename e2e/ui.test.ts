@@ -1,0 +1,151 @@
+/**
+ * The UI end to end, against real daemons (separate processes) on a local testnet, driven
+ * through Debian's Chromium: pair two devices through the UI, share a folder by a drop,
+ * receive it on the other device, browse its files and history, and visit every view,
+ * writing a screenshot of each under test-output/screenshots/.
+ *
+ * Commands still being built elsewhere (quota, pins, replicas, jobs, merge) answer
+ * NOT_IMPLEMENTED here; the views must then say so in place, which this test checks too.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmpDir, writeSeededFile } from '../core/testing/index.js';
+import { TestMesh } from '../core/testing/mesh.js';
+import { SCREENSHOTS, dropFolder, e2eUnavailable, gotoView, launchBrowser, openUi, screenshot } from './helpers.js';
+
+const unavailable = e2eUnavailable();
+if (unavailable) console.log(`e2e: skipped: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
+  let base: string;
+  let mesh: TestMesh;
+  let browser: Browser;
+  let alpha: { page: Page; errors: string[] };
+  let beta: { page: Page; errors: string[] };
+  const shots: string[] = [];
+
+  beforeAll(async () => {
+    base = tmpDir('canopy-e2e-');
+    mesh = await TestMesh.create(base, ['alpha', 'beta']);
+    const folder = mesh.device('alpha').folder;
+    fs.writeFileSync(path.join(folder, 'notes.txt'), 'first line\nsecond line\n');
+    fs.mkdirSync(path.join(folder, 'photos', '2026'), { recursive: true });
+    writeSeededFile(path.join(folder, 'photos', '2026', 'beach.jpg'), 300_000, 'beach');
+    writeSeededFile(path.join(folder, 'report.pdf'), 1_200_000, 'report');
+    await mesh.start('alpha');
+    await mesh.start('beta');
+    browser = await launchBrowser();
+    alpha = await openUi(browser, mesh.device('alpha'));
+    beta = await openUi(browser, mesh.device('beta'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await mesh?.close();
+    if (base) fs.rmSync(base, { recursive: true, force: true });
+    if (shots.length > 0) console.log(`e2e: ${shots.length} screenshots in ${SCREENSHOTS}:\n  ${shots.map((s) => path.basename(s)).join('\n  ')}`);
+  }, 60_000);
+
+  it('pairs two devices: an invite made in one UI, its code typed into the other', async () => {
+    shots.push(await screenshot(alpha.page, '01-overview-alone'));
+    await gotoView(alpha.page, 'Devices');
+    await alpha.page.getByRole('button', { name: 'Create invite' }).click();
+    const code = (await alpha.page.getByTestId('invite-code').textContent())?.trim() ?? '';
+    expect(code.length).toBeGreaterThan(10);
+    await expect.poll(() => alpha.page.getByRole('img', { name: /QR code of the invite link canopy:\/\// }).count()).toBe(1);
+    shots.push(await screenshot(alpha.page, '02-devices-invite'));
+
+    await gotoView(beta.page, 'Devices');
+    await beta.page.getByLabel('Invite code from another device').fill(code);
+    await beta.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await beta.page.getByText(/^Joined: /).waitFor({ timeout: 30_000 });
+    await expect.poll(() => beta.page.getByTestId('device-row').count(), { timeout: 30_000 }).toBe(2);
+    await alpha.page.reload();
+    await gotoView(alpha.page, 'Devices');
+    await expect.poll(() => alpha.page.getByTestId('device-row').count(), { timeout: 30_000 }).toBe(2);
+    shots.push(await screenshot(beta.page, '03-devices-paired'));
+  });
+
+  it('shares a folder dropped on the window, and the other device receives it', async () => {
+    await dropFolder(alpha.page, mesh.device('alpha').folder);
+    await gotoView(alpha.page, 'Folders');
+    await expect.poll(() => alpha.page.getByLabel('Folder path').inputValue()).toBe(mesh.device('alpha').folder);
+    await alpha.page.getByLabel('Folder ID (optional)').fill('docs');
+    await alpha.page.getByLabel('Priority').selectOption('high');
+    await alpha.page.getByRole('button', { name: 'Share folder' }).click();
+    await alpha.page.getByRole('rowheader', { name: 'alpha-files' }).waitFor({ timeout: 30_000 });
+    await expect.poll(async () => (await alpha.page.getByRole('row', { name: /alpha-files/ }).textContent()) ?? '', { timeout: 30_000 }).toMatch(/high.*3/);
+    shots.push(await screenshot(alpha.page, '04-folders-shared'));
+
+    await gotoView(beta.page, 'Folders');
+    await dropFolder(beta.page, mesh.device('beta').folder);
+    await beta.page.getByLabel('Folder ID (optional)').fill('docs');
+    await beta.page.getByRole('button', { name: 'Share folder' }).click();
+    const tree = await mesh.converged(['alpha', 'beta'], 90_000);
+    expect(Object.keys(tree).sort()).toEqual(['notes.txt', 'photos', 'photos/2026', 'photos/2026/beach.jpg', 'report.pdf']);
+    await beta.page.reload();
+    await gotoView(beta.page, 'Folders');
+    shots.push(await screenshot(beta.page, '05-folders-received'));
+  });
+
+  it('shows the files as a tree with sizes, copies and history', async () => {
+    const page = beta.page;
+    await gotoView(page, 'Files');
+    const grid = page.getByRole('treegrid', { name: /Files of/ });
+    await grid.getByRole('row', { name: /notes\.txt/ }).waitFor({ timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('files-summary').textContent()).toMatch(/^3 files/);
+    // Open photos, then 2026, with the keyboard.
+    const photos = grid.getByRole('row', { name: /^photos/ });
+    await photos.focus();
+    await page.keyboard.press('ArrowRight');
+    await grid.getByRole('row', { name: /^2026/ }).waitFor();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowRight');
+    await grid.getByRole('row', { name: /beach\.jpg/ }).waitFor();
+    // Copies: not known until placement is merged in ("—"), never a broken cell.
+    expect(await grid.getByRole('row', { name: /beach\.jpg/ }).getByRole('gridcell').nth(2).textContent()).toMatch(/^(—|\d+( \/ \d+)?)$/);
+    shots.push(await screenshot(page, '06-files-tree'));
+
+    await grid.getByRole('button', { name: 'History of notes.txt' }).click();
+    const panel = page.getByRole('complementary', { name: /History of/ });
+    await panel.getByText('current').waitFor();
+    await panel.getByText(/Counting the copies|wanted copies/).waitFor();
+    shots.push(await screenshot(page, '07-files-history'));
+  });
+
+  it('says in place what is not available yet, in every other view', async () => {
+    const page = alpha.page;
+    await gotoView(page, 'Overview');
+    await page.getByRole('listitem', { name: /^beta, / }).waitFor({ timeout: 30_000 });
+    await page.getByTestId('health').waitFor();
+    shots.push(await screenshot(page, '08-overview-mesh'));
+
+    await gotoView(page, 'Conflicts');
+    await page.getByText(/Nothing to merge|versions/).first().waitFor();
+    shots.push(await screenshot(page, '09-conflicts'));
+
+    await gotoView(page, 'Activity');
+    await page.getByRole('heading', { name: 'Job reports' }).waitFor();
+    await page.getByText(/Loading the job reports|No job has run yet|finished|ok|needs attention/).first().waitFor();
+    shots.push(await screenshot(page, '10-activity'));
+
+    const dark = await openUi(browser, mesh.device('alpha'), { colorScheme: 'dark' });
+    await dark.page.getByRole('listitem', { name: /^beta, / }).waitFor({ timeout: 30_000 });
+    shots.push(await screenshot(dark.page, '11-overview-dark'));
+    await dark.page.context().close();
+
+    const tray = await openUi(browser, mesh.device('alpha'), { hash: '#tray', size: { width: 360, height: 260 } });
+    await tray.page.getByText(/alpha: /).waitFor();
+    shots.push(await screenshot(tray.page, '12-tray-popover'));
+    expect(tray.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+    await tray.page.context().close();
+  });
+
+  it('throws no uncaught error in either page', () => {
+    const uncaught = (errors: string[]) => errors.filter((e) => !/Failed to load resource/.test(e));
+    expect(uncaught(alpha.errors)).toEqual([]);
+    expect(uncaught(beta.errors)).toEqual([]);
+  });
+});
