@@ -92,7 +92,7 @@ function ReportsCard() {
   const recent = useCanopy((s) => s.recentReports);
   const list: JobReport[] = reports.data ?? recent;
   return (
-    <article className="card" aria-labelledby="reports-title">
+    <article className="card spaced" aria-labelledby="reports-title">
       <h2 id="reports-title">Job reports</h2>
       {reports.state === 'error' && <CallProblem error={reports.error} what="Loading the job reports" onRetry={reports.reload} />}
       {list.length === 0 ? (

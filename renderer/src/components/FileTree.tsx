@@ -181,7 +181,7 @@ function Row({ row, index, active, selected, onActivate, onToggle, onSelect, onT
         </span>
         {e && e.heads > 1 && <span className="badge danger" title="edited on devices apart: merge it in Conflicts">{e.heads} heads</span>}
       </span>
-      <span role="gridcell" className="num size-cell">{isDir ? `${formatCount(node.files)} files, ${formatBytes(node.bytes)}` : formatBytes(e?.size ?? 0)}</span>
+      <span role="gridcell" className="num size-cell">{isDir ? `${formatCount(node.files)} ${node.files === 1 ? 'file' : 'files'}, ${formatBytes(node.bytes)}` : formatBytes(e?.size ?? 0)}</span>
       <span role="gridcell" className={`num replicas-cell${replicas?.low ? ' warn' : ''}`} aria-label={replicas ? `copies: ${replicas.text === '—' ? 'not known' : replicas.text}` : undefined}>
         {replicas?.text ?? ''}
       </span>

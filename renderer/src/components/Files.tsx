@@ -71,7 +71,7 @@ export function Files() {
           </select>
         </label>
         <p className="muted" data-testid="files-summary">
-          {formatCount(tree.files)} files, {formatBytes(tree.bytes)}
+          {formatCount(tree.files)} {tree.files === 1 ? 'file' : 'files'}, {formatBytes(tree.bytes)}
         </p>
       </div>
       <ActionStatus pending={pin.pending} error={pin.error} what="Pinning" />

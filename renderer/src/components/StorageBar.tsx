@@ -8,7 +8,7 @@ import type { BarSegment } from '../lib/words.js';
 export function StorageBar({ segments, label, known }: { segments: BarSegment[]; label: string; known: 'exact' | 'total' | 'none' }) {
   if (known === 'none' || segments.length === 0) return <p className="muted bar-unknown">Storage not reported yet.</p>;
   const shown = known === 'exact' ? segments : segments.filter((s) => s.key === 'replicas' || s.key === 'free');
-  const description = shown.map((s) => `${known === 'total' && s.key === 'replicas' ? 'Held' : s.label} ${formatBytes(s.bytes)}`).join(', ');
+  const description = shown.map((s) => `${known === 'total' && s.key === 'replicas' ? 'Stored' : s.label} ${formatBytes(s.bytes)}`).join(', ');
   return (
     <div className="storage">
       <div className="stacked-bar" role="img" aria-label={`${label}: ${description}`}>
@@ -20,7 +20,7 @@ export function StorageBar({ segments, label, known }: { segments: BarSegment[];
         {shown.map((s) => (
           <li key={s.key}>
             <span className={`swatch seg-${known === 'total' && s.key === 'replicas' ? 'held' : s.key}`} />
-            {known === 'total' && s.key === 'replicas' ? 'Held' : s.label} <strong>{formatBytes(s.bytes)}</strong>
+            {known === 'total' && s.key === 'replicas' ? 'Stored' : s.label} <strong>{formatBytes(s.bytes)}</strong>
           </li>
         ))}
       </ul>

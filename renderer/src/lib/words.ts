@@ -25,9 +25,10 @@ export function healthWords(health: PlacementHealth | null): { level: 'ok' | 'wa
   if (!health) return { level: 'unknown', text: 'Replication health is not known yet: placement has not run on this device.' };
   if (health.chunks === 0) return { level: 'ok', text: 'Nothing to replicate yet.' };
   const issues: string[] = [];
-  if (health.underReplicated > 0) issues.push(`${plural(health.underReplicated, 'chunk')} have fewer copies than wanted`);
+  const has = (n: number) => (n === 1 ? 'has' : 'have');
+  if (health.underReplicated > 0) issues.push(`${plural(health.underReplicated, 'chunk')} ${has(health.underReplicated)} fewer copies than wanted`);
   if (health.shortfall > 0) issues.push(`${plural(health.shortfall, 'chunk')} cannot get enough copies because too few devices are eligible`);
-  if (health.misplaced > 0) issues.push(`${plural(health.misplaced, 'chunk')} sit on the wrong devices`);
+  if (health.misplaced > 0) issues.push(`${plural(health.misplaced, 'chunk')} ${health.misplaced === 1 ? 'sits' : 'sit'} on the wrong devices`);
   if (health.repairQueue > 0) issues.push(`${plural(health.repairQueue, 'repair')} queued`);
   if (issues.length === 0) return { level: 'ok', text: `All ${plural(health.chunks, 'chunk')} have every copy they should.` };
   return { level: 'warn', text: `${issues.join('; ')}.` };
@@ -73,10 +74,10 @@ export function deviceBars(devices: readonly DeviceInfo[], health: PlacementHeal
     }
     const fact = health?.devices.find((x) => x.id === d.id);
     if (fact) {
-      // Only the total is known for another device: shown as its owner's files + replicas together.
+      // Only the total is known for another device; a 'total' bar keeps it in the replicas slot, shown as "Stored".
       out.set(d.id, { segments: storageBar({ ownBytes: 0, replicaBytes: fact.heldBytes, cacheBytes: 0 }, fact.quotaBytes), known: 'total', full: fact.full });
     } else if (d.isLocal && localStore) {
-      out.set(d.id, { segments: storageBar({ ownBytes: localStore.bytes, replicaBytes: 0, cacheBytes: 0 }, localStore.maxBytes), known: 'total', full: localStore.bytes >= localStore.maxBytes && localStore.maxBytes > 0 });
+      out.set(d.id, { segments: storageBar({ ownBytes: 0, replicaBytes: localStore.bytes, cacheBytes: 0 }, localStore.maxBytes), known: 'total', full: localStore.bytes >= localStore.maxBytes && localStore.maxBytes > 0 });
     } else {
       out.set(d.id, { segments: [], known: 'none', full: false });
     }

@@ -1,0 +1,209 @@
+// @vitest-environment happy-dom
+/**
+ * The views rendered for real (React DOM in happy-dom) over the FakeClient: what they show
+ * for the API's answers, what they call, and that a command the engine does not do yet
+ * (NOT_IMPLEMENTED) or a failing one is said in place, never a blank or crashed view.
+ */
+import { act, type ReactNode } from 'react';
+import { createRoot, type Root } from 'react-dom/client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ApiCallError } from '../../core/api/http-client.js';
+import type { ConflictInfo, FileEntry, QuotaInfo } from '../../core/api/types.js';
+import { Activity } from './components/Activity.js';
+import { Conflicts } from './components/Conflicts.js';
+import { Devices } from './components/Devices.js';
+import { Files } from './components/Files.js';
+import { Overview } from './components/Overview.js';
+import { QuotaSlider } from './components/QuotaSlider.js';
+import { createCanopyStore } from './store.js';
+import { StoreProvider } from './store-context.js';
+import { FakeClient, folder, status } from './test-fixtures.js';
+
+(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+
+const notYet = (command: string) => () => {
+  throw new ApiCallError('NOT_IMPLEMENTED', `${command} is not implemented yet`);
+};
+
+let root: Root | null = null;
+let container: HTMLElement;
+
+async function render(client: FakeClient, ui: ReactNode): Promise<HTMLElement> {
+  const store = createCanopyStore(client, { refreshDelayMs: 0 });
+  await store.getState().refresh();
+  container = document.createElement('div');
+  document.body.append(container);
+  root = createRoot(container);
+  await act(async () => root?.render(<StoreProvider store={store}>{ui}</StoreProvider>));
+  await settle();
+  return container;
+}
+
+/** Lets pending calls resolve and React re-render. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
+}
+
+function button(name: string | RegExp): HTMLButtonElement {
+  const all = [...container.querySelectorAll('button')];
+  const b = all.find((x) => (typeof name === 'string' ? x.textContent?.trim() === name : name.test(x.textContent ?? '')));
+  if (!b) throw new Error(`no button ${String(name)} among: ${all.map((x) => x.textContent).join(' | ')}`);
+  return b;
+}
+
+async function click(el: HTMLElement): Promise<void> {
+  await act(async () => el.click());
+  await settle();
+}
+
+function entry(path: string, over: Partial<FileEntry> = {}): FileEntry {
+  return { path, kind: 'file', size: 10, mtimeMs: 0, headVersion: `v-${path}`, heads: 1, chunks: 1, localState: 'synced', priority: 'normal', pinned: false, local: true, replicas: 2, targetReplicas: 3, ...over };
+}
+
+let client: FakeClient;
+beforeEach(() => {
+  client = new FakeClient().on('status', () => status()).on('folder.list', () => [folder()]);
+});
+afterEach(async () => {
+  await act(async () => root?.unmount());
+  root = null;
+  container?.remove();
+});
+
+describe('views with commands not built yet', () => {
+  it('Activity says each missing command in place and still offers the working ones', async () => {
+    for (const c of ['quota.get', 'job.reports', 'job.run', 'gc'] as const) client.on(c, notYet(c));
+    const el = await render(client, <Activity />);
+    expect(el.textContent).toContain('Reading the quota: not available yet.');
+    expect(el.textContent).toContain('Loading the job reports: not available yet.');
+    await click(button('Run audit'));
+    expect(client.calls.find((c) => c.command === 'job.run')?.params).toEqual({ job: 'audit', dryRun: false });
+    expect(el.textContent).toContain('Running the job: not available yet.');
+  });
+
+  it('Overview shows devices and falls back to the store total without quota.get', async () => {
+    client.on('quota.get', notYet('quota.get')).on('device.list', () => [
+      { id: 'dev-1', name: 'laptop', labels: { site: 'home' }, trust: 'owner', isLocal: true, online: true, lastSeen: null, addedAt: 0, revokedAt: null },
+      { id: 'dev-2', name: 'nas', labels: {}, trust: 'owner', isLocal: false, online: false, lastSeen: Date.now() - 3 * 3600_000, addedAt: 0, revokedAt: null },
+    ]);
+    const el = await render(client, <Overview onShowFolders={() => undefined} />);
+    expect(el.textContent).toContain('Replication health is not known yet');
+    expect(el.querySelector('[aria-label^="laptop, this device"]')).not.toBeNull();
+    expect(el.querySelector('[aria-label^="nas, offline, last seen 3 h ago"]')?.textContent).toContain('Storage not reported yet.');
+    expect(el.querySelector('.stacked-bar')?.getAttribute('aria-label')).toBe('Storage of laptop: Stored 1 KiB, Free within quota 3 KiB');
+    expect(el.textContent).toContain('not available yet on this device (quota.get)');
+  });
+});
+
+describe('Devices', () => {
+  it('creates an invite and shows its code, link and a QR code', async () => {
+    client.on('device.list', () => []).on('invite.create', () => ({ id: 'i1', code: 'abcde-fghij', link: 'canopy://join/abcde-fghij', expiresAt: Date.now() + 60_000, listening: true }));
+    const el = await render(client, <Devices />);
+    await click(button('Create invite'));
+    expect(el.querySelector('[data-testid="invite-code"]')?.textContent).toBe('abcde-fghij');
+    const img = el.querySelector('img.qr');
+    expect(img?.getAttribute('src')).toMatch(/^data:image\/svg\+xml;charset=utf-8,%3Csvg/);
+    expect(img?.getAttribute('alt')).toBe('QR code of the invite link canopy://join/abcde-fghij');
+  });
+
+  it('shows a failed join next to the form', async () => {
+    client.on('device.list', () => []).on('mesh.join', () => {
+      throw new ApiCallError('INVITE_EXPIRED', 'this invite has expired');
+    });
+    const el = await render(client, <Devices />);
+    const input = el.querySelector<HTMLInputElement>('input[name="invite-code"]');
+    if (!input) throw new Error('no code field');
+    await act(async () => {
+      const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set;
+      setter?.call(input, 'old-code');
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await click(button('Join'));
+    expect(client.calls.find((c) => c.command === 'mesh.join')?.params).toEqual({ code: 'old-code' });
+    expect(el.textContent).toContain('Joining failed. this invite has expired');
+  });
+});
+
+describe('Conflicts', () => {
+  const conflict: ConflictInfo = {
+    folderId: 'docs', path: 'plan.txt', heads: [
+      { versionId: 'va', kind: 'file', author: 'a', authorName: 'alpha', createdAt: 1, size: 4, state: 'provisional', preferred: true },
+      { versionId: 'vb', kind: 'file', author: 'b', authorName: 'beta', createdAt: 2, size: 4, state: 'provisional', preferred: false },
+    ],
+  };
+
+  it('diffs both heads side by side and settles by taking one', async () => {
+    client.on('conflicts', () => [conflict]).on('file.cat', (p) => {
+      const v = (p as { version: string }).version;
+      return { folderId: 'docs', path: 'plan.txt', versionId: v, kind: 'file', size: 4, state: 'provisional', encoding: 'utf8', data: v === 'va' ? 'same\nmine\n' : 'same\ntheirs\n', truncated: false };
+    }).on('conflict.resolve', () => ({ folderId: 'docs', path: 'plan.txt', version: {}, created: [] }));
+    const el = await render(client, <Conflicts />);
+    await click(button(/docs\/plan\.txt/));
+    const cells = [...el.querySelectorAll('.diff-cell')].map((c) => `${c.className.replace('diff-cell ', '')}:${c.querySelector('code')?.textContent}`);
+    expect(cells).toEqual(['same:same', 'same:same', 'removed:mine', 'added:theirs']);
+    await click(button('Take beta’s version'));
+    expect(client.calls.find((c) => c.command === 'conflict.resolve')?.params).toEqual({ target: 'docs/plan.txt', take: 'vb' });
+  });
+
+  it('without file.cat, shows the facts and says why there is no diff', async () => {
+    client.on('conflicts', () => [conflict]).on('file.cat', notYet('file.cat')).on('conflict.resolve', notYet('conflict.resolve'));
+    const el = await render(client, <Conflicts />);
+    await click(button(/docs\/plan\.txt/));
+    expect(el.textContent).toContain('Showing the two versions: not available yet.');
+    expect(el.textContent).toContain('alpha (shown in the folder now)');
+    await click(button('Keep both'));
+    expect(el.textContent).toContain('Merging: not available yet.');
+  });
+});
+
+describe('Files', () => {
+  it('draws a few dozen rows of a 100,000-entry folder, with copies against target', async () => {
+    const list: FileEntry[] = [];
+    for (let i = 0; i < 100_000; i++) list.push(entry(`f${i}.bin`));
+    client.on('ls', () => list);
+    const el = await render(client, <Files />);
+    expect(el.querySelector('[data-testid="files-summary"]')?.textContent).toBe('100,000 files, 977 KiB');
+    const rows = el.querySelectorAll('[role="row"]');
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThan(60);
+    expect(el.querySelector('[role="treegrid"]')?.getAttribute('aria-rowcount')).toBe('100000');
+    expect(rows[0]?.querySelector('.replicas-cell')?.textContent).toBe('2 / 3');
+  });
+
+  it('says a pin that cannot be made yet, and applies one that can', async () => {
+    client.on('ls', () => [entry('a.txt')]).on('file.pin', notYet('file.pin'));
+    const el = await render(client, <Files />);
+    await click(button('Pin'));
+    expect(el.textContent).toContain('Pinning: not available yet.');
+    client.on('file.pin', () => ({ folderId: 'docs', path: 'a.txt', pinned: true }));
+    await click(button('Pin'));
+    expect(button('Pinned').getAttribute('aria-pressed')).toBe('true');
+  });
+});
+
+describe('QuotaSlider', () => {
+  const quota: QuotaInfo = {
+    maxBytes: 8 * 1024 ** 3, reservedBytes: 0, minFreeBytes: 0, shareExcess: true, autoEvict: true, evictionStrategy: 'hybrid',
+    usage: { ownBytes: 0, replicaBytes: 0, cacheBytes: 4 * 1024 ** 3, pinnedBytes: 0, totalBytes: 4 * 1024 ** 3 }, diskFreeBytes: 100 * 1024 ** 3, full: false,
+  };
+
+  it('previews a move with a dry run, then applies it', async () => {
+    client.on('quota.get', () => quota).on('quota.set', (p) => {
+      const { maxBytes, dryRun } = p as { maxBytes: number; dryRun?: boolean };
+      return { quota: { ...quota, maxBytes }, dryRun: dryRun === true, evict: { targetBytes: maxBytes, freesBytes: 3.2 * 1024 ** 3, freesUnpinnedCacheBytes: 3.2 * 1024 ** 3, unfreeableBytes: 0, reason: null } };
+    });
+    const el = await render(client, <QuotaSlider />);
+    const slider = el.querySelector<HTMLInputElement>('input[type="range"]');
+    if (!slider) throw new Error('no slider');
+    await act(async () => {
+      Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set?.call(slider, String(1024 ** 3));
+      slider.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await act(async () => new Promise((r) => setTimeout(r, 300)));
+    await settle();
+    expect(client.calls.find((c) => c.command === 'quota.set')?.params).toEqual({ maxBytes: 1024 ** 3, dryRun: true });
+    expect(el.querySelector('[data-testid="quota-words"]')?.textContent).toBe('Applying this frees about 3.2 GiB of unpinned cache.');
+    await click(button('Apply'));
+    expect(client.calls.filter((c) => c.command === 'quota.set').at(-1)?.params).toEqual({ maxBytes: 1024 ** 3 });
+  });
+});
