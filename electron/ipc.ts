@@ -111,9 +111,19 @@ export function toErrorShape(err: unknown, log: (...args: unknown[]) => void = c
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** Our windows (the main window, the tray popover): the one the sender claims to be, checked like a single one. */
+export type ExpectedSenders = ExpectedSender | readonly ExpectedSender[];
+
+function matchingSender(sender: SenderInfo, expected: ExpectedSenders): ExpectedSender | null {
+  const list: readonly ExpectedSender[] = Array.isArray(expected) ? expected : [expected as ExpectedSender];
+  return list.find((e) => e.webContentsId === sender.webContentsId) ?? null;
+}
+
 /** Checks one IPC call and runs it; never throws, always answers with an envelope. */
-export async function handleCall(api: CanopyClient, sender: SenderInfo, expected: ExpectedSender, raw: unknown): Promise<BridgeReply> {
-  const who = checkSender(sender, expected);
+export async function handleCall(api: CanopyClient, sender: SenderInfo, expected: ExpectedSenders, raw: unknown): Promise<BridgeReply> {
+  const mine = matchingSender(sender, expected);
+  if (!mine) return reject('IPC from an unknown window');
+  const who = checkSender(sender, mine);
   if (!who.ok) return who;
   const msg = parseCallMessage(raw);
   if (!msg.ok) return msg;
@@ -141,24 +151,28 @@ export interface IpcBinding {
   dispose(): void;
 }
 
+type EventTarget = Pick<WebContents, 'send' | 'isDestroyed'>;
+
 /**
- * Serves `CALL_CHANNEL` for one window and forwards every API event to it. `expected`
- * is read on each call so a recreated window can be swapped in.
+ * Serves `CALL_CHANNEL` for our windows (the main one and the tray popover) and forwards
+ * every API event to each. `expected` and `target` are read on each call so recreated
+ * windows can be swapped in.
  */
 export function bindIpc(opts: {
   ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>;
   api: CanopyClient;
-  expected: () => ExpectedSender | null;
-  target: () => Pick<WebContents, 'send' | 'isDestroyed'> | null;
+  expected: () => ExpectedSenders | null;
+  target: () => EventTarget | readonly EventTarget[] | null;
 }): IpcBinding {
   opts.ipcMain.handle(CALL_CHANNEL, (event, raw: unknown) => {
     const expected = opts.expected();
-    if (!expected) return reject('no window is open');
+    if (!expected || (Array.isArray(expected) && expected.length === 0)) return reject('no window is open');
     return handleCall(opts.api, senderInfo(event), expected, raw);
   });
   const unsubscribe = opts.api.subscribe((event: ApiEvent) => {
-    const contents = opts.target();
-    if (contents && !contents.isDestroyed()) contents.send(EVENT_CHANNEL, event);
+    const targets = opts.target();
+    const list: readonly EventTarget[] = targets === null ? [] : Array.isArray(targets) ? targets : [targets as EventTarget];
+    for (const contents of list) if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, event);
   });
   return {
     dispose() {

@@ -8,12 +8,18 @@
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, nativeTheme, screen, session } from 'electron';
+import os from 'node:os';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, screen, session, Tray, type MenuItemConstructorOptions } from 'electron';
+import type { ApiEvent, StatusInfo } from '../core/api/types.js';
 import type { ApiService } from '../core/api/service.js';
 import { hostDevice, type DeviceHost } from '../core/host/index.js';
 import { resolveHome } from '../core/config/index.js';
 import type { Engine } from '../core/engine/index.js';
+import { autostartDir, launchCommand, linuxAutostartEnabled, setLinuxAutostart } from './autostart.js';
 import { bindIpc, type ExpectedSender, type IpcBinding } from './ipc.js';
+import { NotificationThrottle, notificationFor, throttleKey } from './notifications.js';
+import { POPOVER_SIZE, popoverPosition } from './popover.js';
+import { trayMenu, trayTooltip, type TrayAction, type TrayItem } from './tray-menu.js';
 import { BLOCKED_URL_PATTERNS, DESKTOP_CSP, windowOptions } from './window.js';
 import { fitToWorkArea, readWindowState, writeWindowState, type WindowState } from './window-state.js';
 
@@ -21,6 +27,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const RENDERER_INDEX = path.join(here, '..', 'renderer', 'index.html');
 const PRELOAD = path.join(here, 'preload.cjs');
 const RENDERER_URL = pathToFileURL(RENDERER_INDEX).href;
+const TRAY_ICON = path.join(here, '..', '..', 'assets', 'icon.png');
+/** Started at login: stay in the tray, no window. */
+const START_HIDDEN = process.argv.includes('--hidden');
+const STATUS_EVERY_MS = 15_000;
 
 let engine: Engine | undefined;
 let api: ApiService | undefined;
@@ -29,6 +39,13 @@ let win: BrowserWindow | null = null;
 let host: DeviceHost | undefined;
 let shutdown: Promise<void> | undefined;
 let engineClosed = false;
+let tray: Tray | null = null;
+let popover: BrowserWindow | null = null;
+let lastStatus: StatusInfo | null = null;
+let lastStatusError: string | null = null;
+let statusTimer: ReturnType<typeof setInterval> | undefined;
+let quitting = false;
+const throttle = new NotificationThrottle();
 
 function log(line: string): void {
   console.log(`canopy: ${line}`);
@@ -81,9 +98,148 @@ function createWindow(): BrowserWindow {
   return w;
 }
 
-function expectedSender(): ExpectedSender | null {
-  if (!win || win.isDestroyed()) return null;
-  return { webContentsId: win.webContents.id, url: RENDERER_URL, caseInsensitive: process.platform === 'win32' };
+function liveWindows(): BrowserWindow[] {
+  return [win, popover].filter((w): w is BrowserWindow => w !== null && !w.isDestroyed());
+}
+
+/** Our windows may call the API: the main window and the tray popover, both showing our index.html. */
+function expectedSenders(): ExpectedSender[] {
+  return liveWindows().map((w) => ({ webContentsId: w.webContents.id, url: RENDERER_URL, caseInsensitive: process.platform === 'win32' }));
+}
+
+function showWindow(): void {
+  if (!win || win.isDestroyed()) win = createWindow();
+  else {
+    if (win.isMinimized()) win.restore();
+    win.show();
+    win.focus();
+  }
+}
+
+// --- the tray, its menu and the quota popover ---
+
+function launchAtLogin(): boolean {
+  if (process.platform === 'linux') return linuxAutostartEnabled(autostartDir(process.env, os.homedir()));
+  return app.getLoginItemSettings().openAtLogin;
+}
+
+function setLaunchAtLogin(enabled: boolean): void {
+  if (process.platform === 'linux') {
+    const cmd = launchCommand(process.env, process.execPath, app.isPackaged ? null : app.getAppPath());
+    try {
+      setLinuxAutostart(enabled, { dir: autostartDir(process.env, os.homedir()), ...cmd });
+    } catch (err) {
+      dialog.showErrorBox('Canopy', `Could not change the autostart entry: ${message(err)}`);
+    }
+    return;
+  }
+  app.setLoginItemSettings({ openAtLogin: enabled, args: ['--hidden'] });
+}
+
+function runTrayAction(action: TrayAction): void {
+  switch (action) {
+    case 'open-window':
+      showWindow();
+      break;
+    case 'open-popover':
+      showPopover(null);
+      break;
+    case 'toggle-sync':
+      void api?.call(lastStatus?.sync?.paused ? 'sync.resume' : 'sync.pause', {}).then(refreshStatus, (err: unknown) => log(`pause/resume failed: ${message(err)}`));
+      break;
+    case 'toggle-login':
+      setLaunchAtLogin(!launchAtLogin());
+      updateTray();
+      break;
+    case 'quit':
+      quitting = true;
+      app.quit();
+      break;
+  }
+}
+
+function toMenuItem(item: TrayItem): MenuItemConstructorOptions {
+  const action = item.action;
+  return {
+    ...(item.label !== undefined ? { label: item.label } : {}),
+    type: item.type ?? 'normal',
+    ...(item.enabled !== undefined ? { enabled: item.enabled } : {}),
+    ...(item.checked !== undefined ? { checked: item.checked } : {}),
+    ...(action ? { click: () => runTrayAction(action) } : {}),
+  };
+}
+
+function updateTray(): void {
+  if (!tray || tray.isDestroyed()) return;
+  tray.setToolTip(trayTooltip(lastStatus));
+  tray.setContextMenu(Menu.buildFromTemplate(trayMenu({ status: lastStatus, error: lastStatusError, launchAtLogin: launchAtLogin() }).map(toMenuItem)));
+}
+
+function refreshStatus(): void {
+  api?.call('status', {}).then(
+    (s) => {
+      lastStatus = s;
+      lastStatusError = null;
+      updateTray();
+    },
+    (err: unknown) => {
+      lastStatusError = message(err);
+      updateTray();
+    },
+  );
+}
+
+function createPopover(): BrowserWindow {
+  const p = new BrowserWindow({
+    ...windowOptions({ state: { ...POPOVER_SIZE, maximized: false }, preload: PRELOAD, dark: nativeTheme.shouldUseDarkColors }),
+    minWidth: POPOVER_SIZE.width,
+    minHeight: POPOVER_SIZE.height,
+    frame: false,
+    resizable: false,
+    movable: false,
+    minimizable: false,
+    maximizable: false,
+    fullscreenable: false,
+    skipTaskbar: true,
+    alwaysOnTop: true,
+  });
+  p.on('blur', () => p.hide());
+  p.on('closed', () => {
+    if (popover === p) popover = null;
+  });
+  p.loadFile(RENDERER_INDEX, { hash: 'tray' }).catch((err: unknown) => log(`could not load the popover: ${message(err)}`));
+  return p;
+}
+
+/** Opens the popover next to the tray icon, or next to the cursor where the tray reports no bounds (most of Linux). */
+function showPopover(trayBounds: Electron.Rectangle | null): void {
+  if (!popover || popover.isDestroyed()) popover = createPopover();
+  const cursor = screen.getCursorScreenPoint();
+  const display = screen.getDisplayNearestPoint(trayBounds && trayBounds.width > 0 ? { x: trayBounds.x, y: trayBounds.y } : cursor);
+  const at = popoverPosition({ trayBounds: trayBounds ?? tray?.getBounds() ?? null, cursor, size: POPOVER_SIZE, workArea: display.workArea });
+  popover.setBounds({ ...at, ...POPOVER_SIZE });
+  popover.show();
+  popover.focus();
+}
+
+function createTray(): void {
+  const image = nativeImage.createFromPath(TRAY_ICON).resize({ width: process.platform === 'darwin' ? 16 : 22 });
+  tray = new Tray(image);
+  // Left click opens the quota popover; the menu is on right click (and on left click where the platform insists).
+  tray.on('click', (_event, bounds) => showPopover(bounds));
+  updateTray();
+  refreshStatus();
+  statusTimer = setInterval(refreshStatus, STATUS_EVERY_MS);
+}
+
+/** Native notifications for what needs the person (conflicts, a full quota), a burst at a time. */
+function notify(event: ApiEvent): void {
+  if (event.type === 'sync.progress' || event.type === 'device.online') refreshStatus();
+  const text = notificationFor(event);
+  if (!text || !Notification.isSupported() || !throttle.allow(throttleKey(event), Date.now())) return;
+  const n = new Notification({ title: text.title, body: text.body, silent: false });
+  n.on('click', showWindow);
+  n.show();
 }
 
 function openEngine(): boolean {
@@ -103,6 +259,9 @@ function openEngine(): boolean {
 function stop(): Promise<void> {
   shutdown ??= (async () => {
     binding?.dispose();
+    clearInterval(statusTimer);
+    tray?.destroy();
+    tray = null;
     await host?.stop().catch((err: unknown) => log(`closing the engine failed: ${message(err)}`));
   })();
   return shutdown;
@@ -116,10 +275,9 @@ function main(): void {
   app.enableSandbox();
   guardContents();
 
-  app.on('second-instance', () => {
-    if (!win) return;
-    if (win.isMinimized()) win.restore();
-    win.focus();
+  app.on('second-instance', () => showWindow());
+  app.on('before-quit', () => {
+    quitting = true;
   });
 
   app.on('will-quit', (event) => {
@@ -132,7 +290,10 @@ function main(): void {
   });
 
   app.on('window-all-closed', () => {
-    // The engine keeps syncing on macOS while the app stays in the dock, as apps there do.
+    // With a tray icon the engine keeps syncing when the window closes (Quit is in the
+    // tray menu); without one (a desktop with no tray), closing the window quits, except
+    // on macOS where apps stay in the dock.
+    if (tray || quitting) return;
     if (process.platform !== 'darwin') app.quit();
   });
 
@@ -146,8 +307,16 @@ function main(): void {
       app.exit(1);
       return;
     }
-    binding = bindIpc({ ipcMain, api, expected: expectedSender, target: () => (win && !win.isDestroyed() ? win.webContents : null) });
-    win = createWindow();
+    binding = bindIpc({ ipcMain, api, expected: expectedSenders, target: () => liveWindows().map((w) => w.webContents) });
+    api.subscribe(notify);
+    try {
+      createTray();
+    } catch (err) {
+      // Some desktops have no tray (GNOME without the extension): the window is then the app.
+      log(`no tray icon: ${message(err)}`);
+      tray = null;
+    }
+    if (!START_HIDDEN || !tray) win = createWindow();
   }).catch((err: unknown) => {
     dialog.showErrorBox('Canopy cannot start', message(err));
     app.exit(1);
