@@ -10,8 +10,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { REPO } from '../core/testing/index.js';
-import type { TestDevice } from '../core/testing/mesh.js';
+import type { ConflictInfo, VersionInfo } from '../core/api/types.js';
+import { REPO, cliJson, runCli, waitFor } from '../core/testing/index.js';
+import type { TestDevice, TestMesh } from '../core/testing/mesh.js';
 import { uiUrl } from '../core/daemon/index.js';
 
 export const CHROMIUM = process.env['CANOPY_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -73,4 +74,30 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.waitForLoadState('networkidle').catch(() => undefined);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/**
+ * Makes `file` a conflict: syncing is paused on every device, each writes its own content
+ * (`contents[name]`) and records it, then syncing resumes and the branches meet. Resolves
+ * once every device lists the conflict.
+ */
+export async function makeConflict(mesh: TestMesh, folderId: string, file: string, contents: Record<string, string>): Promise<void> {
+  const names = Object.keys(contents);
+  const cli = async (n: string, args: string[]) => {
+    const r = await runCli(args, { home: mesh.device(n).home });
+    if (r.code !== 0) throw new Error(`canopy ${args.join(' ')} on ${n} failed: ${r.stderr}`);
+  };
+  for (const n of names) await cli(n, ['pause']);
+  for (const n of names) {
+    const d = mesh.device(n);
+    const before = (await cliJson<VersionInfo[]>(d.home, ['log', `${folderId}/${file}`])).length;
+    fs.writeFileSync(path.join(d.folder, file), contents[n] ?? '');
+    await cliJson(d.home, ['scan', folderId]);
+    await waitFor(async () => (await cliJson<VersionInfo[]>(d.home, ['log', `${folderId}/${file}`])).length > before, `${n} to record its edit of ${file}`);
+  }
+  for (const n of names) await cli(n, ['resume']);
+  await waitFor(async () => {
+    const lists = await Promise.all(names.map((n) => cliJson<ConflictInfo[]>(mesh.device(n).home, ['conflicts', folderId])));
+    return lists.every((l) => l.some((c) => c.path === file && c.heads.length >= names.length));
+  }, `every device to see the conflict on ${file}`, 60_000);
 }
