@@ -22,9 +22,9 @@ describe('reducers', () => {
   it('tracks scan progress per folder from events', () => {
     const ev: ApiEvent = { type: 'scan.progress', folderId: 'docs', phase: 'hash', filesDone: 2, filesTotal: 4, bytesDone: 10, bytesTotal: 40 };
     const s = applyEvent({ ...initialData(), folders: [folder()] }, ev, NOW);
-    expect(s.scans).toEqual({ docs: { folderId: 'docs', phase: 'hash', filesDone: 2, filesTotal: 4, bytesDone: 10, bytesTotal: 40 } });
-    const next = applyEvent(s, { ...ev, filesDone: 3 }, NOW);
-    expect(next.scans['docs']?.filesDone).toBe(3);
+    expect(s.scans).toEqual({ docs: { folderId: 'docs', phase: 'hash', filesDone: 2, filesTotal: 4, bytesDone: 10, bytesTotal: 40, startedAt: NOW } });
+    const next = applyEvent(s, { ...ev, filesDone: 3 }, NOW + 500);
+    expect(next.scans['docs']).toMatchObject({ filesDone: 3, startedAt: NOW });
   });
 
   it('ends the progress on scan.done and applies the report', () => {

@@ -13,6 +13,8 @@ export interface ScanState {
   filesTotal: number;
   bytesDone: number;
   bytesTotal: number;
+  /** When the first progress of this scan arrived (for its rate and time left). */
+  startedAt?: number;
 }
 
 export interface UiError {
@@ -126,7 +128,8 @@ export function applyEvent(state: CanopyData, event: ApiEvent, now: number): Can
   switch (event.type) {
     case 'scan.progress': {
       const { type: _type, ...progress } = event;
-      return { ...state, scans: { ...state.scans, [event.folderId]: progress } };
+      const startedAt = state.scans[event.folderId]?.startedAt ?? now;
+      return { ...state, scans: { ...state.scans, [event.folderId]: { ...progress, startedAt } } };
     }
     case 'scan.done': {
       const r = event.report;

@@ -9,6 +9,7 @@ import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiCallError } from '../../core/api/http-client.js';
 import type { ConflictInfo, FileEntry, QuotaInfo } from '../../core/api/types.js';
+import { App } from './App.js';
 import { Activity } from './components/Activity.js';
 import { Conflicts } from './components/Conflicts.js';
 import { Devices } from './components/Devices.js';
@@ -205,5 +206,45 @@ describe('QuotaSlider', () => {
     expect(el.querySelector('[data-testid="quota-words"]')?.textContent).toBe('Applying this frees about 3.2 GiB of unpinned cache.');
     await click(button('Apply'));
     expect(client.calls.filter((c) => c.command === 'quota.set').at(-1)?.params).toEqual({ maxBytes: 1024 ** 3 });
+  });
+});
+
+describe('dropping a folder on the window', () => {
+  function drop(target: Element, data: { files?: File[]; items?: Record<string, string> }): void {
+    const types = [...(data.files?.length ? ['Files'] : []), ...Object.keys(data.items ?? {})];
+    const transfer = { files: data.files ?? [], types, getData: (f: string) => data.items?.[f] ?? '', dropEffect: 'none' };
+    for (const type of ['dragover', 'drop']) {
+      const ev = new Event(type, { bubbles: true, cancelable: true });
+      Object.defineProperty(ev, 'dataTransfer', { value: transfer });
+      target.dispatchEvent(ev);
+    }
+  }
+  const pathField = () => container.querySelector<HTMLInputElement>('input[name="path"]');
+
+  it('in a browser, reads the dropped file:// link and proposes it in Folders', async () => {
+    client.on('device.list', () => []).on('quota.get', notYet('quota.get')).on('conflicts', () => []);
+    const el = await render(client, <App transport="http" />);
+    await act(async () => drop(el.querySelector('main') as Element, { items: { 'text/uri-list': 'file:///srv/My%20Photos' } }));
+    await settle();
+    expect(el.querySelector('h1')?.textContent).toBe('Folders');
+    expect(pathField()?.value).toBe('/srv/My Photos');
+  });
+
+  it('in the desktop app, asks the bridge for the dropped folder path', async () => {
+    client.on('device.list', () => []).on('quota.get', notYet('quota.get')).on('conflicts', () => []);
+    const asked: string[] = [];
+    const el = await render(client, <App transport="electron" pathForFile={(f) => (asked.push(f.name), `/home/me/${f.name}`)} />);
+    await act(async () => drop(el.querySelector('main') as Element, { files: [new File([''], 'Music')] }));
+    await settle();
+    expect(asked).toEqual(['Music']);
+    expect(pathField()?.value).toBe('/home/me/Music');
+  });
+
+  it('says why when a browser drop has no path', async () => {
+    client.on('device.list', () => []).on('quota.get', notYet('quota.get')).on('conflicts', () => []);
+    const el = await render(client, <App transport="http" />);
+    await act(async () => drop(el.querySelector('main') as Element, { files: [new File([''], 'Music')] }));
+    await settle();
+    expect(el.querySelector('.field-error')?.textContent).toBe('The browser does not say where “Music” lives. Type its full path instead.');
   });
 });

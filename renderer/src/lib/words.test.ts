@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { PlacementHealth, QuotaChange, QuotaInfo, SyncInfo } from '../../../core/api/types.js';
-import { deviceBars, formatEta, formatRate, healthWords, quotaChangeWords, storageBar, syncWords } from './words.js';
+import { deviceBars, scanSpeedWords, formatEta, formatRate, healthWords, quotaChangeWords, storageBar, syncWords } from './words.js';
 
 const GIB = 1024 ** 3;
 
@@ -96,5 +96,15 @@ describe('sync and time words', () => {
     expect(formatEta(0.2)).toBe('about 1 s left');
     expect(formatEta(150)).toBe('about 3 min left');
     expect(formatEta(7200)).toBe('about 2 h left');
+  });
+});
+
+describe('scanSpeedWords', () => {
+  it('says the hashing rate and time left once a second has passed', () => {
+    const scan = { phase: 'hash', bytesDone: 100 * 1024 * 1024, bytesTotal: 300 * 1024 * 1024, startedAt: 0 };
+    expect(scanSpeedWords(scan, 2000)).toBe('at 50 MiB/s, about 4 s left');
+    expect(scanSpeedWords(scan, 500)).toBe('');
+    expect(scanSpeedWords({ ...scan, phase: 'walk' }, 2000)).toBe('');
+    expect(scanSpeedWords({ ...scan, startedAt: undefined }, 2000)).toBe('');
   });
 });

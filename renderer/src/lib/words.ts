@@ -108,3 +108,13 @@ export function syncWords(sync: SyncInfo | null, folderId: string): string | nul
   const rate = sync.rateIn > 0 ? ` at ${formatRate(sync.rateIn)}` : sync.paused ? ' (paused)' : sync.peers.length === 0 ? ' (waiting for a device that has them)' : '';
   return `${plural(f.neededFiles, 'file')} (${formatBytes(f.neededBytes)}) to receive${rate}${eta ? `, ${eta}` : ''}`;
 }
+
+/** A hashing scan's speed and time left, from when it started: "at 48 MiB/s, about 9 s left"; '' until it can tell. */
+export function scanSpeedWords(scan: { phase: string; bytesDone: number; bytesTotal: number; startedAt?: number }, now: number): string {
+  if (scan.phase !== 'hash' || scan.startedAt === undefined || scan.bytesDone <= 0) return '';
+  const seconds = (now - scan.startedAt) / 1000;
+  if (seconds < 1) return '';
+  const rate = scan.bytesDone / seconds;
+  const left = scan.bytesTotal > scan.bytesDone ? (scan.bytesTotal - scan.bytesDone) / rate : 0;
+  return `at ${formatRate(rate)}${left > 0 ? `, ${formatEta(left)}` : ''}`;
+}
