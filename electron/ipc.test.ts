@@ -130,6 +130,17 @@ describe('handleCall', () => {
     expect(api.calls).toEqual([]);
   });
 
+  it('accepts the tray popover as well as the window, each checked on its own', async () => {
+    const api = fakeApi();
+    const popover: ExpectedSender = { webContentsId: 8, url: URL_OK };
+    const both = [expected, popover];
+    await expect(handleCall(api, { webContentsId: 8, frame: { url: `${URL_OK}#tray`, isMainFrame: true } }, both, { command: 'status' })).resolves.toMatchObject({ ok: true });
+    await expect(handleCall(api, { webContentsId: 8, frame: { url: 'file:///tmp/evil.html', isMainFrame: true } }, both, { command: 'status' })).resolves.toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED', message: 'IPC from an unexpected page' } });
+    await expect(handleCall(api, { webContentsId: 9, frame: { url: URL_OK, isMainFrame: true } }, both, { command: 'status' })).resolves.toMatchObject({ ok: false, error: { message: 'IPC from an unknown window' } });
+    await expect(handleCall(api, good, [], { command: 'status' })).resolves.toMatchObject({ ok: false });
+    expect(api.calls).toHaveLength(1);
+  });
+
   it('answers API errors as data with their code', async () => {
     const r = await handleCall(fakeApi(), good, expected, { command: 'folder.remove', params: { id: 'x' } });
     expect(r).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'no folder "x"' } });
@@ -181,6 +192,16 @@ describe('bindIpc', () => {
     await expect(handler?.(event, { command: 'status' })).resolves.toEqual({ ok: true, result: [] });
     await expect(handler?.({ ...event, sender: { id: 3, mainFrame } }, { command: 'status' })).resolves.toMatchObject({ ok: false });
     expect(api.calls).toHaveLength(1);
+  });
+
+  it('forwards events to every open window, skipping destroyed ones', () => {
+    const sent: string[] = [];
+    const target = (name: string, destroyed = false) => ({ send: () => void sent.push(name), isDestroyed: () => destroyed });
+    const api = fakeApi();
+    const ipcMain = { handle: vi.fn(), removeHandler: vi.fn() };
+    bindIpc({ ipcMain: ipcMain as never, api, expected: () => [expected], target: () => [target('window'), target('gone', true), target('popover')] });
+    api.emit({ type: 'folder.removed', folderId: 'x' });
+    expect(sent).toEqual(['window', 'popover']);
   });
 
   it('rejects calls while no window is open', async () => {
