@@ -171,6 +171,27 @@ describe('Files', () => {
     expect(rows[0]?.querySelector('.replicas-cell')?.textContent).toBe('2 / 3');
   });
 
+  it('draws the rows scrolled to, and moves by keyboard across directories', async () => {
+    const list: FileEntry[] = [entry('dir', { kind: 'dir' })];
+    for (let i = 0; i < 5000; i++) list.push(entry(`dir/f${String(i).padStart(4, '0')}.bin`));
+    for (let i = 0; i < 50_000; i++) list.push(entry(`top${i}.bin`));
+    client.on('ls', () => list);
+    const el = await render(client, <Files />);
+    const grid = el.querySelector<HTMLElement>('[role="treegrid"]');
+    if (!grid) throw new Error('no tree');
+    const firstRow = () => el.querySelector('[role="row"]') as HTMLElement;
+    expect(firstRow().dataset['path']).toBe('dir');
+    // Open "dir" with the keyboard: its 5,000 files join the rows.
+    firstRow().focus();
+    await act(async () => firstRow().dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true })));
+    expect(grid.getAttribute('aria-rowcount')).toBe('55001');
+    await act(async () => firstRow().dispatchEvent(new KeyboardEvent('keydown', { key: 'End', bubbles: true })));
+    await settle();
+    const last = [...el.querySelectorAll<HTMLElement>('[role="row"]')].at(-1);
+    expect(last?.dataset['path']).toBe('top49999.bin');
+    expect(el.querySelectorAll('[role="row"]').length).toBeLessThan(60);
+  });
+
   it('says a pin that cannot be made yet, and applies one that can', async () => {
     client.on('ls', () => [entry('a.txt')]).on('file.pin', notYet('file.pin'));
     const el = await render(client, <Files />);
