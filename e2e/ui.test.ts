@@ -146,6 +146,14 @@ describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
     const dark = await openUi(browser, mesh.device('alpha'), { colorScheme: 'dark' });
     await dark.page.getByRole('listitem', { name: /^beta, / }).waitFor({ timeout: 30_000 });
     shots.push(await screenshot(dark.page, '11-overview-dark'));
+    await gotoView(dark.page, 'Conflicts');
+    await dark.page.getByRole('button', { name: /docs\/notes\.txt/ }).click();
+    await dark.page.getByRole('article', { name: /Merge/ }).locator('.diff, .call-problem').first().waitFor();
+    shots.push(await screenshot(dark.page, '11-conflicts-dark'));
+    await gotoView(dark.page, 'Files');
+    await dark.page.getByRole('treegrid').getByRole('row', { name: /notes\.txt/ }).waitFor();
+    shots.push(await screenshot(dark.page, '11-files-dark'));
+    expect(dark.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
     await dark.page.context().close();
 
     const tray = await openUi(browser, mesh.device('alpha'), { hash: '#tray', size: { width: 360, height: 260 } });

@@ -8,6 +8,12 @@ import { QuotaSlider } from './QuotaSlider.js';
 export function TrayPopover() {
   const store = useCanopyStore();
   useEffect(() => store.getState().start(), [store]);
+  // Escape closes the popover as a menu would (the desktop app also hides it on blur).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && window.close();
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
   const status = useCanopy((s) => s.status);
   const sync = status?.sync ?? null;
   const line = !status ? 'Connecting…' : sync?.paused ? 'Syncing is paused' : `${status.device.name}: ${formatBytes(status.store.bytes)} stored`;
