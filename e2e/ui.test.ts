@@ -156,7 +156,7 @@ describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
     expect(dark.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
     await dark.page.context().close();
 
-    const tray = await openUi(browser, mesh.device('alpha'), { hash: '#tray', size: { width: 360, height: 260 } });
+    const tray = await openUi(browser, mesh.device('alpha'), { hash: '#tray', size: { width: 340, height: 300 } });
     await tray.page.getByText(/alpha: /).waitFor();
     shots.push(await screenshot(tray.page, '12-tray-popover'));
     expect(tray.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);

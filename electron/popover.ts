@@ -15,7 +15,7 @@ export interface Point {
   y: number;
 }
 
-export const POPOVER_SIZE = { width: 340, height: 250 } as const;
+export const POPOVER_SIZE = { width: 340, height: 300 } as const;
 const GAP = 6;
 
 function clamp(value: number, min: number, max: number): number {

@@ -53,17 +53,17 @@ describe('popover placement', () => {
   });
 
   it('opens above a tray icon in a bottom taskbar, kept inside the screen', () => {
-    expect(popoverPosition({ trayBounds: { x: 1890, y: 1050, width: 24, height: 30 }, cursor: { x: 0, y: 0 }, size, workArea: { ...screen, height: 1040 } })).toEqual({ x: 1580, y: 790 });
+    expect(popoverPosition({ trayBounds: { x: 1890, y: 1050, width: 24, height: 30 }, cursor: { x: 0, y: 0 }, size, workArea: { ...screen, height: 1040 } })).toEqual({ x: 1580, y: 740 });
   });
 
   it('opens beside an icon in a side panel', () => {
-    expect(popoverPosition({ trayBounds: { x: 0, y: 500, width: 40, height: 40 }, cursor: { x: 0, y: 0 }, size, workArea: { ...screen, x: 40, width: 1880 } })).toEqual({ x: 46, y: 395 });
+    expect(popoverPosition({ trayBounds: { x: 0, y: 500, width: 40, height: 40 }, cursor: { x: 0, y: 0 }, size, workArea: { ...screen, x: 40, width: 1880 } })).toEqual({ x: 46, y: 370 });
   });
 
   it('uses the cursor where the tray reports no bounds (Linux)', () => {
     expect(hasBounds({ x: 0, y: 0, width: 0, height: 0 })).toBe(false);
     expect(popoverPosition({ trayBounds: { x: 0, y: 0, width: 0, height: 0 }, cursor: { x: 800, y: 10 }, size, workArea: screen })).toEqual({ x: 630, y: 16 });
-    expect(popoverPosition({ trayBounds: null, cursor: { x: 5, y: 1075 }, size, workArea: screen })).toEqual({ x: 0, y: 819 });
+    expect(popoverPosition({ trayBounds: null, cursor: { x: 5, y: 1075 }, size, workArea: screen })).toEqual({ x: 0, y: 769 });
   });
 
   it('always lands fully inside the work area', () => {

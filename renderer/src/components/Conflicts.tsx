@@ -143,7 +143,7 @@ function TextDiff({ left, right, truncated }: { left: string; right: string; tru
       {rows.map((row, i) => (
         <div role="row" className="diff-row" key={i}>
           {[row.left, row.right].map((c, j) => (
-            <div role="cell" key={j} className={`diff-cell ${c.kind}`}>
+            <div role="cell" key={j} className={`diff-cell ${c.kind === 'empty' ? 'blank' : c.kind}`}>
               <span className="ln" aria-hidden="true">{c.line ?? ''}</span>
               <span className="visually-hidden">{c.kind === 'removed' ? 'only left: ' : c.kind === 'added' ? 'only right: ' : ''}</span>
               <code>{c.text}</code>

@@ -53,7 +53,7 @@ export function Overview({ onShowFolders }: { onShowFolders: () => void }) {
           <h2 id="folders-card-title">Folders</h2>
           <p className="big-number">{formatCount(folders.length)}</p>
           <p className="muted">
-            {formatCount(files)} files, {formatBytes(bytes)}
+            {formatCount(files)} {files === 1 ? 'file' : 'files'}, {formatBytes(bytes)}
             {problems > 0 && <span className="warn">, {formatCount(problems)} {problems === 1 ? 'problem' : 'problems'}</span>}
           </p>
           <button type="button" onClick={onShowFolders}>Show folders</button>
