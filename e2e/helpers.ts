@@ -101,3 +101,34 @@ export async function makeConflict(mesh: TestMesh, folderId: string, file: strin
     return lists.every((l) => l.some((c) => c.path === file && c.heads.length >= names.length));
   }, `every device to see the conflict on ${file}`, 60_000);
 }
+
+/**
+ * Moves the quota slider (Activity, or the tray popover at `#tray`) by `steps` key presses
+ * (negative = lower) and returns the sentence saying what applying it would do, once the
+ * dry run has answered. `apply` then presses Apply.
+ */
+export async function moveQuotaSlider(page: Page, steps: number, opts: { apply?: boolean } = {}): Promise<string> {
+  const slider = page.getByRole('slider', { name: /Storage quota/ });
+  await slider.focus();
+  for (let i = 0; i < Math.abs(steps); i++) await page.keyboard.press(steps < 0 ? 'ArrowLeft' : 'ArrowRight');
+  const words = page.getByTestId('quota-words');
+  await words.filter({ hasNotText: /Working out/ }).waitFor();
+  const sentence = (await words.textContent()) ?? '';
+  if (opts.apply) await page.getByRole('button', { name: 'Apply' }).click();
+  return sentence;
+}
+
+/** Opens `folderId/file` in the merge view and settles it: take one author's version, keep both, or save edited text. */
+export async function resolveInMergeView(page: Page, target: string, how: { take: string } | { keepBoth: true } | { text: string }): Promise<void> {
+  await gotoView(page, 'Conflicts');
+  await page.getByRole('button', { name: new RegExp(target.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')) }).click();
+  const merge = page.getByRole('article', { name: /Merge/ });
+  if ('take' in how) await merge.getByRole('button', { name: `Take ${how.take}’s version` }).click();
+  else if ('keepBoth' in how) await merge.getByRole('button', { name: 'Keep both' }).click();
+  else {
+    await merge.getByRole('button', { name: 'Edit the merged text' }).click();
+    await merge.getByLabel('Merged text').fill(how.text);
+    await merge.getByRole('button', { name: 'Save the merge' }).click();
+  }
+  await merge.waitFor({ state: 'detached' });
+}
