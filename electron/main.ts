@@ -145,7 +145,7 @@ function runTrayAction(action: TrayAction): void {
       showPopover(null);
       break;
     case 'toggle-sync':
-      void api?.call(lastStatus?.sync?.paused ? 'sync.resume' : 'sync.pause', {}).then(refreshStatus, (err: unknown) => log(`pause/resume failed: ${message(err)}`));
+      void api?.call(lastStatus?.sync?.paused ? 'sync.resume' : 'sync.pause', {}).then(() => refreshStatus(), (err: unknown) => log(`pause/resume failed: ${message(err)}`));
       break;
     case 'toggle-login':
       setLaunchAtLogin(!launchAtLogin());
@@ -175,7 +175,13 @@ function updateTray(): void {
   tray.setContextMenu(Menu.buildFromTemplate(trayMenu({ status: lastStatus, error: lastStatusError, launchAtLogin: launchAtLogin() }).map(toMenuItem)));
 }
 
-function refreshStatus(): void {
+let lastRefreshAt = 0;
+
+/** Re-reads the status for the tray; at most every 2 s however often sync reports progress. */
+function refreshStatus(force = true): void {
+  const now = Date.now();
+  if (!force && now - lastRefreshAt < 2000) return;
+  lastRefreshAt = now;
   api?.call('status', {}).then(
     (s) => {
       lastStatus = s;
@@ -229,12 +235,12 @@ function createTray(): void {
   tray.on('click', (_event, bounds) => showPopover(bounds));
   updateTray();
   refreshStatus();
-  statusTimer = setInterval(refreshStatus, STATUS_EVERY_MS);
+  statusTimer = setInterval(() => refreshStatus(), STATUS_EVERY_MS);
 }
 
 /** Native notifications for what needs the person (conflicts, a full quota), a burst at a time. */
 function notify(event: ApiEvent): void {
-  if (event.type === 'sync.progress' || event.type === 'device.online') refreshStatus();
+  if (event.type === 'sync.progress' || event.type === 'device.online') refreshStatus(false);
   const text = notificationFor(event);
   if (!text || !Notification.isSupported() || !throttle.allow(throttleKey(event), Date.now())) return;
   const n = new Notification({ title: text.title, body: text.body, silent: false });
