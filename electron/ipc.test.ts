@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ApiEvent, CanopyClient, CommandName } from '../core/api/types.js';
+import { ApiCallError } from '../core/api/http-client.js';
 import { CanopyError } from '../core/errors/index.js';
 import { CALL_CHANNEL, EVENT_CHANNEL } from './bridge.js';
 import { MAX_MESSAGE_BYTES, bindIpc, checkSender, handleCall, parseCallMessage, sameFileUrl, senderInfo, type ExpectedSender, type SenderInfo } from './ipc.js';
@@ -144,6 +145,11 @@ describe('handleCall', () => {
   it('answers API errors as data with their code', async () => {
     const r = await handleCall(fakeApi(), good, expected, { command: 'folder.remove', params: { id: 'x' } });
     expect(r).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'no folder "x"' } });
+  });
+
+  it('keeps the code of an error relayed from the engine thread', async () => {
+    const relayed: CanopyClient = { call: async () => Promise.reject(new ApiCallError('ENGINE_STOPPED', "Canopy's engine is not running")), subscribe: () => () => undefined };
+    await expect(handleCall(relayed, good, expected, { command: 'status' })).resolves.toEqual({ ok: false, error: { code: 'ENGINE_STOPPED', message: "Canopy's engine is not running" } });
   });
 
   it('reports a non-Canopy error as INTERNAL', async () => {

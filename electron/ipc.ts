@@ -10,6 +10,7 @@
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import { isCommandName, type ApiErrorShape, type ApiEvent, type CanopyClient, type CommandName } from '../core/api/types.js';
+import { ApiCallError } from '../core/api/http-client.js';
 import { CanopyError } from '../core/errors/index.js';
 import { CALL_CHANNEL, EVENT_CHANNEL, type BridgeReply } from './bridge.js';
 
@@ -104,9 +105,13 @@ export function parseCallMessage(raw: unknown): Check<{ command: CommandName; pa
   return { ok: true, value: { command, params: params ?? {} } };
 }
 
-/** Any error as the API's `{ code, message }`; a non-CanopyError is a bug and is logged. */
+/**
+ * Any error as the API's `{ code, message }`: a CanopyError, or an ApiCallError relayed from
+ * the engine thread, keeps its code; anything else is a bug and is logged.
+ */
 export function toErrorShape(err: unknown, log: (...args: unknown[]) => void = console.error): ApiErrorShape {
   if (err instanceof CanopyError) return err.toJSON();
+  if (err instanceof ApiCallError) return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
   log('canopy: internal error in an API call:', err);
   return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }

@@ -1,8 +1,11 @@
 /**
- * The Electron main process: a thin shell over core/api. It owns this device's engine
- * (opened like the daemon opens it, and watching folders like the daemon does), wraps it
- * in ApiService and serves that to one sandboxed window over IPC (ipc.ts). Nothing here
- * knows about folders or files; the UI is renderer/, built into dist/renderer/.
+ * The Electron main process: a thin shell over core/api. It owns this device's engine,
+ * hosted like the daemon hosts it (engine, sync, watchers, rescans) but on a worker thread
+ * (engine-thread.ts), so SQLite queries, signing, chunk checks and the network never hold
+ * up the tray or the windows; hashing runs in the engine's own worker pool below that. It
+ * serves the API to the sandboxed window and the tray popover over IPC (ipc.ts), and shows
+ * the tray, notifications and launch-at-login. Nothing here knows about folders or files;
+ * the UI is renderer/, built into dist/renderer/.
  *
  * One instance per user: a second launch focuses the first one's window.
  */
@@ -11,10 +14,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import os from 'node:os';
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, Notification, screen, session, Tray, type MenuItemConstructorOptions } from 'electron';
 import type { ApiEvent, StatusInfo } from '../core/api/types.js';
-import type { ApiService } from '../core/api/service.js';
-import { hostDevice, type DeviceHost } from '../core/host/index.js';
 import { resolveHome } from '../core/config/index.js';
-import type { Engine } from '../core/engine/index.js';
+import { startEngineThread, type EngineThread, type LinkClient } from './engine-link.js';
 import { autostartDir, launchCommand, linuxAutostartEnabled, setLinuxAutostart } from './autostart.js';
 import { bindIpc, type ExpectedSender, type IpcBinding } from './ipc.js';
 import { NotificationThrottle, notificationFor, throttleKey } from './notifications.js';
@@ -32,11 +33,10 @@ const TRAY_ICON = path.join(here, '..', '..', 'assets', 'icon.png');
 const START_HIDDEN = process.argv.includes('--hidden');
 const STATUS_EVERY_MS = 15_000;
 
-let engine: Engine | undefined;
-let api: ApiService | undefined;
+let thread: EngineThread | undefined;
+let api: LinkClient | undefined;
 let binding: IpcBinding | undefined;
 let win: BrowserWindow | null = null;
-let host: DeviceHost | undefined;
 let shutdown: Promise<void> | undefined;
 let engineClosed = false;
 let tray: Tray | null = null;
@@ -248,17 +248,15 @@ function notify(event: ApiEvent): void {
   n.show();
 }
 
-function openEngine(): boolean {
+async function openEngine(): Promise<boolean> {
   const home = resolveHome();
   try {
-    // The same hosting as `canopy daemon` (engine, sync, watchers, rescans), minus HTTP.
-    host = hostDevice(home, { log });
+    thread = await startEngineThread({ home }, { log });
   } catch (err) {
     dialog.showErrorBox('Canopy cannot start', `Could not open the Canopy home at ${home}:\n\n${message(err)}`);
     return false;
   }
-  engine = host.engine;
-  api = host.api;
+  api = thread.client;
   return true;
 }
 
@@ -268,7 +266,7 @@ function stop(): Promise<void> {
     clearInterval(statusTimer);
     tray?.destroy();
     tray = null;
-    await host?.stop().catch((err: unknown) => log(`closing the engine failed: ${message(err)}`));
+    await thread?.stop().catch((err: unknown) => log(`closing the engine failed: ${message(err)}`));
   })();
   return shutdown;
 }
@@ -287,7 +285,7 @@ function main(): void {
   });
 
   app.on('will-quit', (event) => {
-    if (!engine || engineClosed) return;
+    if (!thread || engineClosed) return;
     event.preventDefault();
     void stop().finally(() => {
       engineClosed = true;
@@ -307,9 +305,9 @@ function main(): void {
     if (!win && api) win = createWindow();
   });
 
-  app.whenReady().then(() => {
+  app.whenReady().then(async () => {
     lockDownSession();
-    if (!openEngine() || !api) {
+    if (!(await openEngine()) || !api) {
       app.exit(1);
       return;
     }
