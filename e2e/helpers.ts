@@ -132,3 +132,10 @@ export async function resolveInMergeView(page: Page, target: string, how: { take
   }
   await merge.waitFor({ state: 'detached' });
 }
+
+/** Controls on the page that a screen reader would announce without a name (from the accessibility tree). */
+export async function unnamedControls(page: Page): Promise<string[]> {
+  const tree = await page.locator('body').ariaSnapshot();
+  // A named control reads `- button "Scan now"`; an unnamed one has no quoted name after its role.
+  return tree.split('\n').filter((line) => /^\s*- (button|textbox|combobox|slider|checkbox|radio|link|treegrid|spinbutton)(\s*$|\s*\[|:)/.test(line));
+}

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tmpDir, writeSeededFile } from '../core/testing/index.js';
 import { TestMesh } from '../core/testing/mesh.js';
-import { SCREENSHOTS, dropFolder, e2eUnavailable, gotoView, launchBrowser, makeConflict, openUi, screenshot } from './helpers.js';
+import { SCREENSHOTS, dropFolder, e2eUnavailable, gotoView, launchBrowser, makeConflict, openUi, screenshot, unnamedControls } from './helpers.js';
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`e2e: skipped: ${unavailable}`);
@@ -161,6 +161,23 @@ describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
     shots.push(await screenshot(tray.page, '12-tray-popover'));
     expect(tray.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
     await tray.page.context().close();
+  });
+
+  it('names every control for screen readers and reaches the views by keyboard', async () => {
+    const page = alpha.page;
+    for (const view of ['Overview', 'Folders', 'Files', 'Devices', 'Conflicts', 'Activity'] as const) {
+      await gotoView(page, view);
+      expect(await unnamedControls(page), `unnamed controls in ${view}`).toEqual([]);
+    }
+    // From the top of the page: Skip link, then the views, by Tab and Enter alone.
+    await page.reload();
+    await page.getByText('alpha · daemon').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Folders' }).waitFor();
   });
 
   it('throws no uncaught error in either page', () => {
