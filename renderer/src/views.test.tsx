@@ -203,6 +203,31 @@ describe('Files', () => {
   });
 });
 
+describe('a file\'s side panel', () => {
+  it('shows the history and makes a file online-only, or says it cannot yet', async () => {
+    client.on('ls', () => [entry('a.txt')]).on('file.replicas', notYet('file.replicas')).on('file.free', notYet('file.free')).on('log', () => [
+      { id: 'v2', path: 'a.txt', kind: 'file', parents: ['v1'], author: 'dev-1', authorName: 'laptop', size: 10, mtimeMs: 0, createdAt: Date.now(), state: 'confirmed', vector: {}, chunks: 1, isHead: true, target: null },
+      { id: 'v1', path: 'a.txt', kind: 'file', parents: [], author: 'dev-1', authorName: 'laptop', size: 5, mtimeMs: 0, createdAt: Date.now() - 86_400_000, state: 'confirmed', vector: {}, chunks: 1, isHead: false, target: null },
+    ]).on('file.restore', () => ({}));
+    const el = await render(client, <Files />);
+    await click(button('History'));
+    expect(el.textContent).toContain('Counting the copies: not available yet.');
+    expect(el.querySelectorAll('.versions li')).toHaveLength(2);
+    await click(button('Restore'));
+    expect(client.calls.find((c) => c.command === 'file.restore')?.params).toEqual({ target: 'docs/a.txt', version: 'v1' });
+    await click(button('Make online-only'));
+    expect(el.textContent).toContain('Freeing the space: not available yet.');
+    client.on('file.free', () => entry('a.txt', { local: false }));
+    await click(button('Make online-only'));
+    expect(client.calls.filter((c) => c.command === 'file.free').at(-1)?.params).toEqual({ target: 'docs/a.txt' });
+    client.on('file.open', () => entry('a.txt', { local: true }));
+    await click(button('Download'));
+    await click(button('Make online-only'));
+    expect(client.calls.map((c) => c.command).filter((c) => c === 'file.open' || c === 'file.free')).toEqual(['file.free', 'file.free', 'file.open', 'file.free']);
+    expect(button('Download')).toBeDefined();
+  });
+});
+
 describe('QuotaSlider', () => {
   const quota: QuotaInfo = {
     maxBytes: 8 * 1024 ** 3, reservedBytes: 0, minFreeBytes: 0, shareExcess: true, autoEvict: true, evictionStrategy: 'hybrid',

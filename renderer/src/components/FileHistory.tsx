@@ -1,3 +1,4 @@
+import { useEffect, useState } from 'react';
 import type { FileEntry } from '../../../core/api/types.js';
 import { formatBytes, formatCount, formatTimestamp, formatWhen } from '../format.js';
 import { useAction, useCall } from '../use-call.js';
@@ -10,6 +11,18 @@ export function FileHistory({ folderId, entry, onClose, onRestored }: { folderId
   const history = useCall('log', { target }, `${target}:${entry.headVersion}`);
   const replicas = useCall('file.replicas', { target }, `${target}:${entry.headVersion}`);
   const restore = useAction('file.restore');
+  const open = useAction('file.open');
+  const free = useAction('file.free');
+  // What the last open/free answered, until a fresh listing says it too.
+  const [local, setLocal] = useState(entry.local !== false);
+  useEffect(() => setLocal(entry.local !== false), [entry.local]);
+  const changeWhere = async () => {
+    const r = local ? await free.run({ target }) : await open.run({ target });
+    if (r) {
+      setLocal(r.local !== false);
+      onRestored();
+    }
+  };
   const now = useNow();
 
   const doRestore = async (version: string) => {
@@ -29,6 +42,14 @@ export function FileHistory({ folderId, entry, onClose, onRestored }: { folderId
           Close
         </button>
       </div>
+      <h3>On this device</h3>
+      <p>
+        {local ? 'Its content is here.' : 'Online-only: its content stays on other devices until it is opened.'}{' '}
+        <button type="button" className="small" onClick={() => void changeWhere()} disabled={open.pending || free.pending}>
+          {local ? 'Make online-only' : 'Download'}
+        </button>
+      </p>
+      <ActionStatus pending={open.pending || free.pending} error={open.error ?? free.error} what={local ? 'Freeing the space' : 'Downloading'} />
       <h3>Copies</h3>
       {replicas.state === 'error' && <CallProblem error={replicas.error} what="Counting the copies" />}
       {replicas.data && (
