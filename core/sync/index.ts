@@ -92,7 +92,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   constructor(private readonly engine: Engine) {
     super();
     const { db, identity, config } = engine;
-    this.ingest = new LogIngest(db, identity.deviceId);
+    this.ingest = new LogIngest(db, identity.deviceId, engine.confirmations);
     const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
     this.local = new LocalChunks(db, engine.store, folderRoot);
     this.materializer = new Materializer({
