@@ -260,6 +260,8 @@ export interface ResolveResult {
   version: VersionInfo;
   /** Paths created by keep-both for the other heads. */
   created: string[];
+  /** Paths recorded but not in this device's working copy yet: their content is on other devices and arrives when sync runs. */
+  pending?: string[];
 }
 
 export interface GcReport {

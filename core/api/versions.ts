@@ -25,7 +25,7 @@ export class VersionCommands {
     const sync = deps.sync;
     // With a running sync, its materializer writes the new version (fetching what this
     // device lacks from peers); without one, the local materializer writes what is here.
-    this.history = new History(deps.engine, sync ? { materialize: async (folderId) => sync.folderAttached(folderId) } : {});
+    this.history = new History(deps.engine, sync ? { materialize: async (folderId) => (sync.folderAttached(folderId), []) } : {});
   }
 
   async cat(p: Params<'file.cat'>): Promise<FileContent> {
@@ -46,7 +46,7 @@ export class VersionCommands {
 
   async restore(p: Params<'file.restore'>): Promise<VersionInfo> {
     const { folderId, rel } = this.fileTarget(p.target);
-    return this.info(await this.history.restore(folderId, rel, p.version));
+    return this.info((await this.history.restore(folderId, rel, p.version)).version);
   }
 
   async resolve(p: Params<'conflict.resolve'>): Promise<ResolveResult> {
@@ -56,7 +56,7 @@ export class VersionCommands {
       : { content: p.content !== undefined ? Buffer.from(p.content, 'utf8') : decodeBase64(p.contentBase64 ?? '') };
     const out = await this.history.resolve(folderId, rel, how);
     this.deps.emit({ type: 'conflict.resolved', folderId, path: rel, versionId: out.version.id });
-    return { folderId, path: rel, version: this.info(out.version), created: out.created };
+    return { folderId, path: rel, version: this.info(out.version), created: out.created, ...(out.pending.length > 0 ? { pending: out.pending } : {}) };
   }
 
   gc(p: Params<'gc'>): Promise<GcReport> {

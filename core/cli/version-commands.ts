@@ -143,6 +143,7 @@ async function readContent(file: string): Promise<Buffer> {
 function resolved(r: ResolveResult): string {
   const lines = [`Resolved ${r.folderId}/${r.path}: merge version ${r.version.id.slice(0, 12)} (${r.version.kind === 'tombstone' ? 'deleted' : formatSize(r.version.size)}) with parents ${r.version.parents.map((p) => p.slice(0, 12)).join(', ')}.`];
   for (const p of r.created) lines.push(`  kept the other branch as ${r.folderId}/${p}`);
+  for (const p of r.pending ?? []) lines.push(`  ${r.folderId}/${p}: its content is on other devices; it appears here once the daemon syncs`);
   return lines.join('\n');
 }
 

@@ -31,8 +31,11 @@ export interface HistoryOptions {
    * NOT_FOUND error. Sharded mode plugs the fetcher in here.
    */
   fetchChunk?: FetchChunk | undefined;
-  /** Brings the working copy in line after a new version; default: the local materializer with local chunks only. */
-  materialize?: ((folderId: string, paths: readonly string[]) => Promise<void>) | undefined;
+  /**
+   * Brings the working copy in line after a new version and returns the paths it could not
+   * write yet; default: the local materializer with the chunks this device holds.
+   */
+  materialize?: ((folderId: string, paths: readonly string[]) => Promise<string[]>) | undefined;
 }
 
 export type Resolution = { take: string } | { keepBoth: true } | { content: Buffer };
@@ -41,6 +44,8 @@ export interface ResolveOutcome {
   version: Version;
   /** Paths keep-both created for the other heads. */
   created: string[];
+  /** Paths recorded but not written to the working copy yet (their chunks are on other devices; sync brings them). */
+  pending: string[];
 }
 
 export class History {
@@ -135,7 +140,7 @@ export class History {
   }
 
   /** Makes an old version the new head: a new version whose parent is the current head (so it can be undone). */
-  async restore(folderId: string, path: string, versionId: string): Promise<Version> {
+  async restore(folderId: string, path: string, versionId: string): Promise<{ version: Version; pending: string[] }> {
     this.engine.requireAttached(folderId);
     // An edit the scanner has not seen yet becomes a version first: the restore then sits on top of it.
     await this.engine.scan(folderId, [path]);
@@ -145,8 +150,8 @@ export class History {
       const head = this.engine.versions.preferredHead(folderId, path);
       return [copyOf(old, path, this.engine.now(), this.engine.versions.chunks(old.id), head ? [head.id] : [])];
     });
-    await this.materialize(folderId, [path]);
-    return version[0] as Version;
+    const pending = await this.materialize(folderId, [path]);
+    return { version: version[0] as Version, pending };
   }
 
   /** Settles a conflict: one merge version whose parents are ALL the heads, so it closes everywhere. */
@@ -182,8 +187,8 @@ export class History {
       }
       return changes;
     });
-    await this.materialize(folderId, [path, ...created]);
-    return { version: recorded[0] as Version, created };
+    const pending = await this.materialize(folderId, [path, ...created]);
+    return { version: recorded[0] as Version, created, pending };
   }
 
   /** A name for a keep-both copy that no live path uses. */
@@ -202,13 +207,10 @@ export class History {
     return this.engine.scanner.withFolderLock(folderId, async () => this.engine.db.transaction(() => this.engine.versions.recordLocalBatch(build()))());
   }
 
-  private async materialize(folderId: string, paths: readonly string[]): Promise<void> {
+  private async materialize(folderId: string, paths: readonly string[]): Promise<string[]> {
     if (this.opts.materialize) return this.opts.materialize(folderId, paths);
     const report = await this.materializer.apply(folderId, paths, (hash, size) => this.fetch(hash, size));
-    const problem = report.problems[0];
-    if (problem) {
-      throw new CanopyError('IO_ERROR', `the new version is recorded, but ${folderId}/${problem.path} could not be written to the working copy yet: ${problem.message}`, { folderId, path: problem.path });
-    }
+    return report.problems.map((p) => p.path);
   }
 
   /** Chunks merged content and puts the chunks into the store, so the merge version is readable at once. */
