@@ -1,0 +1,211 @@
+/**
+ * Property: whatever sequence of edits, deletes, renames, merges, restores, partitions and
+ * reconnections three real engines go through, after every heal
+ * - all devices agree on every path's heads and on its preferred head, and each working
+ *   copy shows that head;
+ * - every version ever created is still known everywhere, and every version that was a
+ *   head at a heal (so the mesh had a chance to copy it) is still readable, byte for byte,
+ *   on some device (retention here keeps everything: nothing is old enough to go);
+ * - no version ever loses a parent, and a merge's parents are all the heads it settled.
+ * The engines exchange signed logs and chunks through LogIngest and the Materializer, the
+ * code SyncService runs (core/testing/engine-mesh.ts); the network alone is left out.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { EngineMesh, MESH_FOLDER, type MeshEngine } from '../testing/engine-mesh.js';
+import { collectGarbage } from '../gc/index.js';
+import type { Version } from '../versions/index.js';
+
+const NAMES = ['a', 'b', 'c'] as const;
+const FILES = ['one.txt', 'two.txt', 'sub/three.txt'] as const;
+
+type Op =
+  | { t: 'edit'; dev: number; file: number; text: string }
+  | { t: 'delete'; dev: number; file: number }
+  | { t: 'rename'; dev: number; from: number; to: number }
+  | { t: 'partition'; groups: number[] }
+  | { t: 'sync' }
+  | { t: 'heal' }
+  | { t: 'resolve'; dev: number; how: 'take' | 'keepBoth' | 'content' }
+  | { t: 'restore'; dev: number; file: number; back: number };
+
+const dev = fc.integer({ min: 0, max: 2 });
+const file = fc.integer({ min: 0, max: FILES.length - 1 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('edit' as const), dev, file, text: fc.string({ maxLength: 12 }) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('delete' as const), dev, file }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('rename' as const), dev, from: file, to: file }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }) }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'sync' as const }) },
+  { weight: 2, arbitrary: fc.constant({ t: 'heal' as const }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('resolve' as const), dev, how: fc.constantFrom('take' as const, 'keepBoth' as const, 'content' as const) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('restore' as const), dev, file, back: fc.integer({ min: 0, max: 5 }) }) },
+);
+
+/** What the test has seen, to check against later. */
+interface Seen {
+  parents: Map<string, string[]>;
+  /** Versions that were heads at a heal, with their bytes (null: not a file). */
+  promised: Map<string, string | null>;
+}
+
+describe('version model property', () => {
+  it('three engines agree, keep every version and every parent, through random partitions and heals', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 4, maxLength: 14 }), async (ops) => {
+        const mesh = await EngineMesh.create([...NAMES], { start: Date.UTC(2026, 10, 1) });
+        const seen: Seen = { parents: new Map(), promised: new Map() };
+        try {
+          for (const op of ops) await run(mesh, op, seen);
+          await heal(mesh, seen);
+        } finally {
+          await mesh.close();
+        }
+      }),
+      { numRuns: Number(process.env.CANOPY_PROPERTY_RUNS ?? 8), endOnFailure: true },
+    );
+  }, 900_000);
+});
+
+async function run(mesh: EngineMesh, op: Op, seen: Seen): Promise<void> {
+  mesh.clock += 1000;
+  switch (op.t) {
+    case 'edit': {
+      const d = mesh.devices[op.dev] as MeshEngine;
+      const abs = path.join(d.root, FILES[op.file] as string);
+      fs.mkdirSync(path.dirname(abs), { recursive: true });
+      fs.writeFileSync(abs, `${op.text} by ${d.name} at ${mesh.clock}`);
+      return scan(d, seen);
+    }
+    case 'delete': {
+      const d = mesh.devices[op.dev] as MeshEngine;
+      fs.rmSync(path.join(d.root, FILES[op.file] as string), { force: true });
+      return scan(d, seen);
+    }
+    case 'rename': {
+      const d = mesh.devices[op.dev] as MeshEngine;
+      const from = path.join(d.root, FILES[op.from] as string);
+      const to = path.join(d.root, FILES[op.to] as string);
+      if (op.from === op.to || !fs.existsSync(from) || fs.existsSync(to)) return;
+      fs.mkdirSync(path.dirname(to), { recursive: true });
+      fs.renameSync(from, to);
+      return scan(d, seen);
+    }
+    case 'partition': {
+      const groups: string[][] = [[], [], []];
+      op.groups.forEach((g, i) => groups[g]?.push(NAMES[i] as string));
+      mesh.partition(groups.filter((g) => g.length > 0));
+      return;
+    }
+    case 'sync':
+      await mesh.settle();
+      return record(mesh, seen);
+    case 'heal':
+      return heal(mesh, seen);
+    case 'resolve':
+      return resolve(mesh, mesh.devices[op.dev] as MeshEngine, op.how, seen);
+    case 'restore': {
+      const d = mesh.devices[op.dev] as MeshEngine;
+      const history = d.engine.versions.history(MESH_FOLDER, FILES[op.file] as string).filter((v) => v.kind === 'file');
+      const v = history[op.back % Math.max(history.length, 1)];
+      if (!v) return;
+      await d.history.restore(MESH_FOLDER, v.path, v.id);
+      return record(mesh, seen);
+    }
+  }
+}
+
+async function scan(d: MeshEngine, seen: Seen): Promise<void> {
+  await d.engine.scan(MESH_FOLDER);
+  recordDevice(d, seen);
+}
+
+async function resolve(mesh: EngineMesh, d: MeshEngine, how: 'take' | 'keepBoth' | 'content', seen: Seen): Promise<void> {
+  const conflicted = d.engine.db.prepare(`SELECT path FROM heads WHERE folder_id = ? GROUP BY path HAVING count(*) > 1 ORDER BY path LIMIT 1`).pluck().get(MESH_FOLDER) as string | undefined;
+  if (!conflicted) return;
+  await d.engine.scan(MESH_FOLDER);
+  const heads = d.engine.versions.heads(MESH_FOLDER, conflicted).map((h) => h.id).sort();
+  if (heads.length < 2) return;
+  const out = await d.history.resolve(MESH_FOLDER, conflicted,
+    how === 'take' ? { take: heads[heads.length - 1] as string } : how === 'keepBoth' ? { keepBoth: true } : { content: Buffer.from(`merged at ${mesh.clock}`) });
+  // A merge names every head it settles.
+  expect(out.version.parents).toEqual(heads);
+  expect(d.engine.versions.heads(MESH_FOLDER, conflicted).map((h) => h.id)).toEqual([out.version.id]);
+  recordDevice(d, seen);
+}
+
+function recordDevice(d: MeshEngine, seen: Seen): void {
+  for (const id of d.engine.db.prepare('SELECT id FROM versions').pluck().all() as string[]) {
+    if (!seen.parents.has(id)) seen.parents.set(id, (d.engine.versions.get(id) as Version).parents);
+  }
+}
+
+function record(mesh: EngineMesh, seen: Seen): void {
+  for (const d of mesh.devices) recordDevice(d, seen);
+}
+
+/** Reconnects everyone, lets the mesh settle, collects garbage, and checks every promise. */
+async function heal(mesh: EngineMesh, seen: Seen): Promise<void> {
+  await mesh.heal();
+  for (const d of mesh.devices) await collectGarbage(d.engine);
+  record(mesh, seen);
+  const [first, ...rest] = mesh.devices as [MeshEngine, ...MeshEngine[]];
+  const headsOf = (d: MeshEngine) => d.engine.db.prepare('SELECT folder_id, path, version_id FROM heads ORDER BY folder_id, path, version_id').all();
+  const paths = first.engine.db.prepare('SELECT DISTINCT path FROM heads WHERE folder_id = ? ORDER BY path').pluck().all(MESH_FOLDER) as string[];
+  for (const d of rest) {
+    expect(headsOf(d), `heads on ${d.name}`).toEqual(headsOf(first));
+    for (const p of paths) expect(d.engine.versions.preferredHead(MESH_FOLDER, p)?.id, `preferred head of ${p} on ${d.name}`).toBe(first.engine.versions.preferredHead(MESH_FOLDER, p)?.id);
+  }
+  for (const d of mesh.devices) {
+    // Heads are leaves of the DAG.
+    expect(d.engine.db.prepare('SELECT count(*) FROM heads h JOIN version_parents p ON p.parent_id = h.version_id').pluck().get(), `a head with a child on ${d.name}`).toBe(0);
+    for (const p of paths) {
+      const head = d.engine.versions.preferredHead(MESH_FOLDER, p) as Version;
+      const abs = path.join(d.root, p);
+      if (head.kind === 'file') expect(fs.readFileSync(abs, 'utf8'), `${p} on ${d.name}`).toBe(await readLocal(d, head));
+      if (head.kind === 'tombstone') expect(fs.existsSync(abs), `${p} deleted on ${d.name}`).toBe(false);
+    }
+    // No version is lost, and none loses a parent.
+    for (const [id, parents] of seen.parents) {
+      const v = d.engine.versions.get(id);
+      expect(v, `version ${id} on ${d.name}`).toBeDefined();
+      expect(v?.parents, `parents of ${id} on ${d.name}`).toEqual(parents);
+    }
+  }
+  for (const d of mesh.devices) {
+    for (const p of paths) {
+      for (const h of d.engine.versions.heads(MESH_FOLDER, p)) {
+        if (seen.promised.has(h.id)) continue;
+        const bytes = h.kind === 'file' ? await readAnywhere(mesh, h) : null;
+        if (h.kind === 'file') expect(bytes, `head ${h.id} (${h.path}) readable somewhere`).not.toBeNull();
+        seen.promised.set(h.id, bytes);
+      }
+    }
+  }
+  for (const [id, bytes] of seen.promised) {
+    if (bytes === null) continue;
+    const v = first.engine.versions.get(id) as Version;
+    expect(await readAnywhere(mesh, v), `content of version ${id} (${v.path})`).toBe(bytes);
+  }
+}
+
+/** A version's bytes from one device's own working copy and store (each chunk verified), or null. */
+async function readLocal(d: MeshEngine, v: Version): Promise<string | null> {
+  const parts: Buffer[] = [];
+  for (const c of d.engine.versions.chunks(v.id)) {
+    const data = await d.local.read(c.hash);
+    if (!data) return null;
+    parts.push(data);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+async function readAnywhere(mesh: EngineMesh, v: Version): Promise<string | null> {
+  for (const d of mesh.devices) {
+    const text = await readLocal(d, v);
+    if (text !== null) return text;
+  }
+  return null;
+}
