@@ -85,6 +85,7 @@ export class ApiService implements CanopyClient {
       'device.list': () => this.devices(),
       'device.remove': (p) => {
         const d = this.opts.sync ? this.opts.sync.removeDevice(p.id) : engine.mesh.remove(p.id);
+        engine.confirmations.recompute(); // the majority changed
         return this.devices().find((x) => x.id === d.id) as DeviceInfo;
       },
       conflicts: (p) => this.conflicts(p.folder),

@@ -29,7 +29,11 @@ export class Confirmations {
     this.stmt = {
       active: db.prepare('SELECT id FROM devices WHERE revoked_at IS NULL').pluck(),
       acks: db.prepare('SELECT device_id AS device, origin, seq FROM device_acks'),
-      authors: db.prepare('SELECT DISTINCT author FROM versions').pluck(),
+      // Skip-scan over versions_by_author_state: one seek per author, not a pass over every version.
+      authors: db.prepare(`WITH RECURSIVE a(author) AS (
+          SELECT (SELECT min(author) FROM versions)
+          UNION ALL SELECT (SELECT min(author) FROM versions WHERE author > a.author) FROM a WHERE a.author IS NOT NULL)
+        SELECT author FROM a WHERE author IS NOT NULL`).pluck(),
       upsertAck: db.prepare(`INSERT INTO device_acks (device_id, origin, seq) VALUES (?, ?, ?)
         ON CONFLICT (device_id, origin) DO UPDATE SET seq = excluded.seq WHERE excluded.seq > device_acks.seq`),
       ownAcks: db.prepare('SELECT origin, seq FROM device_acks WHERE device_id = ?'),
