@@ -25,7 +25,12 @@ export class VersionCommands {
     const sync = deps.sync;
     // With a running sync, its materializer writes the new version (fetching what this
     // device lacks from peers); without one, the local materializer writes what is here.
-    this.history = new History(deps.engine, sync ? { materialize: async (folderId) => (sync.folderAttached(folderId), []) } : {});
+    // Reading a version this device does not hold (the other side of a conflict, for the
+    // merge view) asks the connected devices for its chunks.
+    this.history = new History(deps.engine, sync ? {
+      materialize: async (folderId) => (sync.folderAttached(folderId), []),
+      fetchChunk: (hash, size) => sync.fetchChunk(hash, size),
+    } : {});
   }
 
   async cat(p: Params<'file.cat'>): Promise<FileContent> {

@@ -64,6 +64,11 @@ describe('versions through the CLI and real daemons', () => {
     await show(m, 'gamma', ['conflicts']);
     await show(m, 'gamma', ['log', 'docs/plan.txt']);
     await show(m, 'gamma', ['cat', 'docs/plan.txt']);
+    // The other branch is not in gamma's working copy: its chunks come from the device that has them.
+    const [conflict] = await cliJson<ConflictInfo[]>(m.device('gamma').home, ['conflicts']);
+    const other = conflict?.heads.find((h) => !h.preferred) as ConflictInfo['heads'][number];
+    const otherText = await show(m, 'gamma', ['cat', 'docs/plan.txt', '--version', other.versionId.slice(0, 12)]);
+    expect(otherText).toBe(other.authorName === 'alpha' ? 'alpha: ship on monday\n' : 'beta: ship on friday, after the review\n');
     const resolveOut = await runCli(['resolve', 'docs/plan.txt', '--keep-both', '--json'], { home: m.device('gamma').home });
     expect(resolveOut.code, resolveOut.stderr).toBe(0);
     const r = JSON.parse(resolveOut.stdout) as ResolveResult;

@@ -235,9 +235,13 @@ export class History {
 
   private async fetch(hash: string, size: number, v?: Version): Promise<Buffer> {
     if (this.opts.fetchChunk) {
-      const data = await this.opts.fetchChunk(hash, size);
-      if (data.length === size && blake3Hex(data) === hash) return data;
-      throw new CanopyError('CORRUPT_CHUNK', `chunk ${hash.slice(0, 12)} arrived damaged (its bytes do not match its hash)`, { hash });
+      const data = await this.opts.fetchChunk(hash, size).catch((err: unknown) => {
+        throw new CanopyError('NOT_FOUND', `chunk ${hash.slice(0, 12)}${v ? ` of ${v.folderId}/${v.path}` : ''} is not on this device and no connected device could send it: ${err instanceof Error ? err.message : String(err)}`, { hash, reason: 'not-reachable' });
+      });
+      if (data.length !== size || blake3Hex(data) !== hash) throw new CanopyError('CORRUPT_CHUNK', `chunk ${hash.slice(0, 12)} arrived damaged (its bytes do not match its hash)`, { hash });
+      // Kept, so the branch stays readable here (the store holds opened files and branches); a full store only means it is not kept.
+      await this.engine.store.put(hash, data).catch(() => undefined);
+      return data;
     }
     const of = v ? ` of ${v.folderId}/${v.path} (version ${v.id.slice(0, 12)})` : '';
     throw new CanopyError('NOT_FOUND', `chunk ${hash.slice(0, 12)}${of} is not held on this device (not in the working copy nor the chunk store); it must be fetched from a device that has it`, { hash, reason: 'not-local' });

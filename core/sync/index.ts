@@ -241,6 +241,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     };
   }
 
+  /** One chunk from whichever connected device has it (verified by the caller): reads of versions this device does not hold. */
+  fetchChunk(hash: string, size: number): Promise<Buffer> {
+    return this.fetcher.get(hash, size);
+  }
+
   /** Folders attached later are materialized from what the mesh already knows. */
   folderAttached(folderId: string): void {
     this.markDirty(folderId, 'all');
