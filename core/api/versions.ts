@@ -35,7 +35,6 @@ export class VersionCommands {
 
   async cat(p: Params<'file.cat'>): Promise<FileContent> {
     const { folderId, rel } = this.fileTarget(p.target);
-    this.deps.engine.confirmations.recompute();
     const v = this.history.pick(folderId, rel, { mode: p.mode, version: p.version });
     if (v.kind === 'tombstone' || v.kind === 'dir') {
       return { folderId, path: rel, versionId: v.id, kind: v.kind, size: 0, state: v.state, encoding: 'utf8', data: '', truncated: false, offset: 0 };

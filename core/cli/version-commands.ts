@@ -91,6 +91,8 @@ async function cat(c: CanopyClient, target: string, o: { mode?: ReadMode; versio
     await sink.done();
   } catch (err) {
     await sink.abort();
+    // The reader went away (`canopy cat ... | head`): not an error.
+    if ((err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') return;
     throw err;
   }
 }
@@ -102,6 +104,9 @@ interface Sink {
 }
 
 function stdoutSink(): Sink {
+  // A closed pipe is reported through the write callback; without a listener the stream's
+  // 'error' event would also crash the process.
+  process.stdout.on('error', () => undefined);
   return {
     write: (data) => new Promise<void>((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve()))),
     done: async () => undefined,

@@ -165,6 +165,19 @@ describe('restore', () => {
   });
 });
 
+describe('restore refusals', () => {
+  it('refuses to bring back content nobody holds any more (overwritten before any device copied it), changing nothing', async () => {
+    mesh.partition([['a'], ['b'], ['c']]);
+    await write(A, 'x.txt', 'never copied');
+    const lost = preferred(A, 'x.txt') as Version;
+    await write(A, 'x.txt', 'current');
+    const before = heads(A, 'x.txt');
+    await expect(api(A).call('file.restore', { target: `${MESH_FOLDER}/x.txt`, version: lost.id })).rejects.toThrow(/cannot be read here/);
+    expect(heads(A, 'x.txt')).toEqual(before);
+    expect(onDisk(A, 'x.txt')).toBe('current');
+  });
+});
+
 describe('resolve', () => {
   it('--take: a merge whose parents are all heads closes the conflict on every device', async () => {
     await conflictOn('x.txt');

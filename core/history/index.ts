@@ -146,6 +146,7 @@ export class History {
     await this.engine.scan(folderId, [path]);
     const old = this.byId(folderId, path, versionId);
     if (old.kind === 'dir') throw new CanopyError('BAD_ARGUMENT', `${folderId}/${path} version ${old.id.slice(0, 12)} is a directory; restore the files inside it`);
+    await this.ensureReadable(old);
     const version = await this.record(folderId, () => {
       const head = this.engine.versions.preferredHead(folderId, path);
       return [copyOf(old, path, this.engine.now(), this.engine.versions.chunks(old.id), head ? [head.id] : [])];
@@ -159,6 +160,7 @@ export class History {
     this.engine.requireAttached(folderId);
     await this.engine.scan(folderId, [path]);
     const taken = 'take' in how ? this.byId(folderId, path, how.take) : undefined;
+    if (taken) await this.ensureReadable(taken);
     const merged = 'content' in how ? await this.storeContent(how.content) : undefined;
     const names = new Map(this.engine.mesh.devices().map((d) => [d.id, d.name]));
     const created: string[] = [];
@@ -189,6 +191,22 @@ export class History {
     });
     const pending = await this.materialize(folderId, [path, ...created]);
     return { version: recorded[0] as Version, created, pending };
+  }
+
+  /**
+   * Refuses to make a version the head when its bytes are nowhere to be had (overwritten
+   * before any device copied them): a head must always be readable. Fetched chunks are kept.
+   */
+  private async ensureReadable(v: Version): Promise<void> {
+    if (v.kind !== 'file') return;
+    try {
+      for await (const _ of this.chunks(v)) {
+        // each chunk verified (and, when fetched, kept in the store)
+      }
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new CanopyError('NOT_FOUND', `the content of ${v.folderId}/${v.path} version ${v.id.slice(0, 12)} cannot be read here (${why}); with the daemon running it is fetched from your other devices, or pick another version`, { id: v.id });
+    }
   }
 
   /** A name for a keep-both copy that no live path uses. */
