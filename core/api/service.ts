@@ -108,6 +108,7 @@ export class ApiService implements CanopyClient {
     if (sync) {
       sync.on('peer', (e) => this.emit({ type: 'device.online', ...e }));
       sync.on('conflict', (e) => this.emit({ type: 'conflict', ...e }));
+      sync.on('conflict.resolved', (e) => this.emit({ type: 'conflict.resolved', ...e }));
       sync.on('problem', (e) => this.emit({ type: 'problem', ...e }));
       sync.on('materialized', (e) => this.emit({ type: 'materialized', ...e }));
       sync.on('status', (s) => this.emit({ type: 'sync.progress', sync: s }));

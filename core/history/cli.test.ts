@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConflictInfo, ResolveResult, VersionInfo } from '../api/types.js';
+import WebSocket from 'ws';
+import type { ApiEvent, ConflictInfo, ResolveResult, VersionInfo } from '../api/types.js';
+import { connectHttp, type WebSocketCtor } from '../api/http-client.js';
 import { cliJson, runCli, tmpDir, waitFor } from '../testing/index.js';
 import { TestMesh } from '../testing/mesh.js';
 
@@ -69,6 +71,12 @@ describe('versions through the CLI and real daemons', () => {
     const other = conflict?.heads.find((h) => !h.preferred) as ConflictInfo['heads'][number];
     const otherText = await show(m, 'gamma', ['cat', 'docs/plan.txt', '--version', other.versionId.slice(0, 12)]);
     expect(otherText).toBe(other.authorName === 'alpha' ? 'alpha: ship on monday\n' : 'beta: ship on friday, after the review\n');
+    // alpha's API tells its user when the conflict closes there.
+    const alphaInfo = m.device('alpha').daemon?.info as { url: string; token: string };
+    const alphaApi = connectHttp({ url: alphaInfo.url, token: alphaInfo.token, WebSocket: WebSocket as unknown as WebSocketCtor });
+    const events: ApiEvent[] = [];
+    const unsubscribe = alphaApi.subscribe((e) => events.push(e));
+    await alphaApi.call('status', {});
     const resolveOut = await runCli(['resolve', 'docs/plan.txt', '--keep-both', '--json'], { home: m.device('gamma').home });
     expect(resolveOut.code, resolveOut.stderr).toBe(0);
     const r = JSON.parse(resolveOut.stdout) as ResolveResult;
@@ -82,6 +90,9 @@ describe('versions through the CLI and real daemons', () => {
     for (const d of m.devices) {
       await waitFor(async () => (await cliJson<ConflictInfo[]>(d.home, ['conflicts'])).length === 0, `${d.name} to see the conflict closed`, 90_000);
     }
+    await waitFor(() => events.some((e) => e.type === 'conflict.resolved' && e.path === 'plan.txt' && e.versionId === r.version.id), 'alpha to announce the conflict closed');
+    unsubscribe();
+    await alphaApi.close?.();
     const tree = await m.converged(['alpha', 'beta', 'gamma'], 90_000);
     expect(Object.keys(tree).sort()).toEqual(['plan.txt', copy].sort());
     const texts = [fs.readFileSync(file('alpha'), 'utf8'), fs.readFileSync(file('alpha', copy), 'utf8')].sort();

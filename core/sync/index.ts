@@ -54,6 +54,7 @@ export interface SyncEvents {
   status: [SyncStatus];
   peer: [{ deviceId: string; name: string; online: boolean }];
   conflict: [{ folderId: string; path: string; heads: number }];
+  'conflict.resolved': [{ folderId: string; path: string; versionId: string }];
   problem: [{ folderId: string; path: string; code: string; message: string }];
   materialized: [{ folderId: string; written: number; deleted: number }];
   log: [string];
@@ -373,8 +374,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     for (const [folderId, paths] of byFolder) {
       for (const p of paths) {
-        const heads = this.engine.versions.heads(folderId, p).length;
-        if (heads > 1) this.emit('conflict', { folderId, path: p, heads });
+        const heads = this.engine.versions.heads(folderId, p);
+        if (heads.length > 1) this.emit('conflict', { folderId, path: p, heads: heads.length });
+        // A merge made on another device closed this path's conflict here too.
+        else if (heads[0] && heads[0].parents.length > 1) this.emit('conflict.resolved', { folderId, path: p, versionId: heads[0].id });
       }
       if (this.engine.folders.get(folderId)?.local) this.markDirty(folderId, paths);
     }
