@@ -5,7 +5,8 @@
  *   copy shows that head;
  * - every version ever created is still known everywhere, and every version that was a
  *   head at a heal (so the mesh had a chance to copy it) is still readable, byte for byte,
- *   on some device (retention here keeps everything: nothing is old enough to go);
+ *   on some device, until retention allows its removal: months pass at random, and gc
+ *   may then drop only what a deletion past the tombstone retention covered;
  * - no version ever loses a parent, and a merge's parents are all the heads it settled.
  * The engines exchange signed logs and chunks through LogIngest and the Materializer, the
  * code SyncService runs (core/testing/engine-mesh.ts); the network alone is left out.
@@ -30,34 +31,42 @@ type Op =
   | { t: 'sync' }
   | { t: 'heal' }
   | { t: 'resolve'; dev: number; how: 'take' | 'keepBoth' | 'content' }
-  | { t: 'restore'; dev: number; file: number; back: number };
+  | { t: 'restore'; dev: number; file: number; back: number }
+  /** A month passes (past the 30-day tombstone retention). */
+  | { t: 'age' };
 
 const dev = fc.integer({ min: 0, max: 2 });
 const file = fc.integer({ min: 0, max: FILES.length - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ t: fc.constant('edit' as const), dev, file, text: fc.string({ maxLength: 12 }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('delete' as const), dev, file }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('delete' as const), dev, file }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('rename' as const), dev, from: file, to: file }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'sync' as const }) },
   { weight: 2, arbitrary: fc.constant({ t: 'heal' as const }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('resolve' as const), dev, how: fc.constantFrom('take' as const, 'keepBoth' as const, 'content' as const) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restore' as const), dev, file, back: fc.integer({ min: 0, max: 5 }) }) },
+  { weight: 3, arbitrary: fc.constant({ t: 'age' as const }) },
 );
+const DAY = 86_400_000;
 
 /** What the test has seen, to check against later. */
 interface Seen {
   parents: Map<string, string[]>;
   /** Versions that were heads at a heal, with their bytes (null: not a file). */
   promised: Map<string, string | null>;
+  /** Paths whose deletion passed retention, and when: their versions up to then may be gone. */
+  expired: Map<string, number>;
 }
 
 describe('version model property', () => {
   it('three engines agree, keep every version and every parent, through random partitions and heals', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 4, maxLength: 14 }), async (ops) => {
+      fc.asyncProperty(fc.array(opArb, { minLength: 4, maxLength: 18 }), async (ops) => {
         const mesh = await EngineMesh.create([...NAMES], { start: Date.UTC(2026, 10, 1) });
-        const seen: Seen = { parents: new Map(), promised: new Map() };
+        const seen: Seen = { parents: new Map(), promised: new Map(), expired: new Map() };
+        // Only tombstone retention is under test here: old versions are otherwise kept.
+        for (const d of mesh.devices) d.engine.config.retention.maxVersionAge = 0;
         try {
           for (const op of ops) await run(mesh, op, seen);
           await heal(mesh, seen);
@@ -65,7 +74,7 @@ describe('version model property', () => {
           await mesh.close();
         }
       }),
-      { numRuns: Number(process.env.CANOPY_PROPERTY_RUNS ?? 8), endOnFailure: true },
+      { numRuns: Number(process.env.CANOPY_PROPERTY_RUNS ?? 12), endOnFailure: true },
     );
   }, 900_000);
 });
@@ -105,6 +114,9 @@ async function run(mesh: EngineMesh, op: Op, seen: Seen): Promise<void> {
       return record(mesh, seen);
     case 'heal':
       return heal(mesh, seen);
+    case 'age':
+      mesh.clock += 31 * DAY;
+      return;
     case 'resolve':
       return resolve(mesh, mesh.devices[op.dev] as MeshEngine, op.how, seen);
     case 'restore': {
@@ -152,9 +164,15 @@ async function resolve(mesh: EngineMesh, d: MeshEngine, how: 'take' | 'keepBoth'
   recordDevice(d, seen);
 }
 
+/** Every version the test has seen, as first seen (a version gone everywhere is still judged by it). */
+const versionSeenOnce = new Map<string, Version>();
+
 function recordDevice(d: MeshEngine, seen: Seen): void {
   for (const id of d.engine.db.prepare('SELECT id FROM versions').pluck().all() as string[]) {
-    if (!seen.parents.has(id)) seen.parents.set(id, (d.engine.versions.get(id) as Version).parents);
+    if (seen.parents.has(id)) continue;
+    const v = d.engine.versions.get(id) as Version;
+    seen.parents.set(id, v.parents);
+    versionSeenOnce.set(id, v);
   }
 }
 
@@ -165,8 +183,19 @@ function record(mesh: EngineMesh, seen: Seen): void {
 /** Reconnects everyone, lets the mesh settle, collects garbage, and checks every promise. */
 async function heal(mesh: EngineMesh, seen: Seen): Promise<void> {
   await mesh.heal();
-  for (const d of mesh.devices) await collectGarbage(d.engine);
   record(mesh, seen);
+  for (const d of mesh.devices) {
+    const cutoff = mesh.clock - d.engine.config.retention.tombstones;
+    for (const p of d.engine.db.prepare(`SELECT v.path FROM heads h JOIN versions v ON v.id = h.version_id WHERE v.kind = 'tombstone' AND v.created_at < ?`).pluck().all(cutoff) as string[]) {
+      seen.expired.set(p, mesh.clock);
+    }
+  }
+  for (const d of mesh.devices) await collectGarbage(d.engine);
+  // Retention may drop what a deletion that passed it covered; nothing else.
+  const mayBeGone = (id: string) => {
+    const v = mesh.devices.map((d) => d.engine.versions.get(id)).find((x) => x !== undefined) ?? versionSeenOnce.get(id);
+    return v !== undefined && (seen.expired.get(v.path) ?? -1) >= v.createdAt;
+  };
   const [first, ...rest] = mesh.devices as [MeshEngine, ...MeshEngine[]];
   const headsOf = (d: MeshEngine) => d.engine.db.prepare('SELECT folder_id, path, version_id FROM heads ORDER BY folder_id, path, version_id').all();
   const paths = first.engine.db.prepare('SELECT DISTINCT path FROM heads WHERE folder_id = ? ORDER BY path').pluck().all(MESH_FOLDER) as string[];
@@ -183,9 +212,10 @@ async function heal(mesh: EngineMesh, seen: Seen): Promise<void> {
       if (head.kind === 'file') expect(fs.readFileSync(abs, 'utf8'), `${p} on ${d.name}`).toBe(await readLocal(d, head));
       if (head.kind === 'tombstone') expect(fs.existsSync(abs), `${p} deleted on ${d.name}`).toBe(false);
     }
-    // No version is lost, and none loses a parent.
+    // No version is lost (unless retention allows it), and none loses a parent.
     for (const [id, parents] of seen.parents) {
       const v = d.engine.versions.get(id);
+      if (v === undefined && mayBeGone(id)) continue;
       expect(v, `version ${id} on ${d.name}`).toBeDefined();
       expect(v?.parents, `parents of ${id} on ${d.name}`).toEqual(parents);
     }
@@ -201,7 +231,7 @@ async function heal(mesh: EngineMesh, seen: Seen): Promise<void> {
     }
   }
   for (const [id, bytes] of seen.promised) {
-    if (bytes === null) continue;
+    if (bytes === null || mayBeGone(id)) continue;
     const v = first.engine.versions.get(id) as Version;
     expect(await readAnywhere(mesh, v), `content of version ${id} (${v.path})`).toBe(bytes);
   }
