@@ -170,6 +170,9 @@ export class History {
       const parents = heads.map((h) => h.id);
       const now = this.engine.now();
       const preferred = preferredHead(heads) as Version;
+      if (merged && heads.some((h) => h.kind === 'dir')) {
+        throw new CanopyError('BAD_ARGUMENT', `${folderId}/${path} is a directory on some branch; merged content would replace it with a file: resolve it with --take or --keep-both`, { folderId, path });
+      }
       const changes: NewLocalVersion[] = [];
       if (merged) {
         changes.push({ folderId, path, kind: 'file', size: merged.size, mtimeMs: now, mode: preferred.kind === 'file' ? preferred.mode : 0o644, chunks: merged.chunks, parentIds: parents });
@@ -184,7 +187,7 @@ export class History {
           const copyPath = this.freePath(folderId, conflictCopyPath(path, names.get(h.author) ?? h.author.slice(0, 8), h.createdAt), used);
           used.add(copyPath);
           created.push(copyPath);
-          changes.push({ ...copyOf(h, copyPath, now, this.engine.versions.chunks(h.id), undefined) });
+          changes.push(copyOf(h, copyPath, now, this.engine.versions.chunks(h.id), undefined));
         }
       }
       return changes;
