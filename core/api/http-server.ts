@@ -13,7 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CanopyError, type ErrorCode } from '../errors/index.js';
-import { isCommandName, type CanopyClient, type CommandName } from './types.js';
+import { isCommandName, MAX_API_CONTENT_BYTES, type CanopyClient, type CommandName } from './types.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -29,7 +29,8 @@ export interface HttpApiServer {
   close(): Promise<void>;
 }
 
-const MAX_BODY = 1024 * 1024;
+/** Room for merged content (`conflict.resolve`, base64) plus the request around it. */
+const MAX_BODY = Math.ceil(MAX_API_CONTENT_BYTES / 3) * 4 + 1024 * 1024;
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BAD_ARGUMENT: 400, BAD_PATH: 400, BAD_CONFIG: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, CONFLICT: 409, HOME_LOCKED: 409,

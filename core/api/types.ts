@@ -48,6 +48,10 @@ export const commandParams = {
     version: versionId.optional(),
     /** Cut the answer at this many bytes (the UI previews; the CLI streams whole files). */
     maxBytes: z.number().int().positive().max(MAX_API_CONTENT_BYTES).optional(),
+    /** Start this many bytes in (the CLI streams a large file in pieces, pinned by `version`). */
+    offset: byteCount.optional(),
+    /** 'base64' always sends base64 (binary-safe pieces); default 'auto' as described in FileContent. */
+    encoding: z.enum(['auto', 'base64']).optional(),
   }).strict(),
   /** Makes an old version the new head: a new version whose parent is the current head. */
   'file.restore': z.object({ target, version: versionId }).strict(),
@@ -60,7 +64,7 @@ export const commandParams = {
     contentBase64: z.string().max(Math.ceil(MAX_API_CONTENT_BYTES / 3) * 4).optional(),
   }).strict().refine((p) => [p.take, p.keepBoth, p.content, p.contentBase64].filter((x) => x !== undefined).length === 1,
     'give exactly one of take, keepBoth, content, contentBase64'),
-  gc: z.object({ dryRun: z.boolean().optional() }).strict(),
+  gc: z.object({ dryRun: z.boolean().optional(), emergency: z.boolean().optional() }).strict(),
 
   // --- placement, quota, pins and jobs (DESIGN.md sections 1-4) ---
   'quota.get': z.object({}).strict(),
@@ -245,6 +249,8 @@ export interface FileContent {
   encoding: 'utf8' | 'base64';
   data: string;
   truncated: boolean;
+  /** Where `data` starts in the version's content (0 unless `offset` was given). */
+  offset?: number;
 }
 
 export interface ResolveResult {
@@ -254,6 +260,8 @@ export interface ResolveResult {
   version: VersionInfo;
   /** Paths created by keep-both for the other heads. */
   created: string[];
+  /** Paths recorded but not in this device's working copy yet: their content is on other devices and arrives when sync runs. */
+  pending?: string[];
 }
 
 export interface GcReport {

@@ -13,6 +13,7 @@ import { CanopyError } from '../errors/index.js';
 import { ApiCallError } from '../api/http-client.js';
 import { APP_VERSION } from '../version.js';
 import { withClient } from './client.js';
+import { registerVersionCommands } from './version-commands.js';
 import { electronBinary, hasDisplay } from './desktop.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -246,7 +247,25 @@ export function buildProgram(): Command {
       await runDaemon(home, o.port);
     });
 
+  registerVersionCommands(program, { homeOf, target });
+  acceptHomeAfterSubcommands(program);
   return program;
+}
+
+/**
+ * Program options are read only before the subcommand, so a subcommand's own `--version ID`
+ * (cat, restore) is not taken for the program's `--version`; `--home` is then declared on
+ * every subcommand too, so it still works anywhere on the line.
+ */
+function acceptHomeAfterSubcommands(program: Command): void {
+  program.enablePositionalOptions();
+  const add = (cmd: Command) => {
+    for (const sub of cmd.commands) {
+      if (!sub.options.some((o) => o.long === '--home')) sub.option('--home <dir>', 'the device home (as before the command)');
+      add(sub);
+    }
+  };
+  add(program);
 }
 
 async function initIfNeeded(home: string): Promise<void> {

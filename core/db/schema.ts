@@ -201,4 +201,14 @@ export const MIGRATIONS: readonly string[] = [
   /* 3: finding a version's children (is it still a head?) without scanning its path's history */ `
   CREATE INDEX version_parents_by_parent ON version_parents(parent_id);
   `,
+  /* 4: confirmed state: each device's latest signed acknowledgement (which entries of each origin it holds) */ `
+  CREATE TABLE device_acks (
+    device_id  TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    PRIMARY KEY (device_id, origin)
+  ) WITHOUT ROWID;
+  -- Confirming an origin's versions up to a seq is one range per (author, state).
+  CREATE INDEX versions_by_author_state ON versions(author, state, origin_seq);
+  `,
 ];

@@ -14,7 +14,7 @@ import { openDatabase, type Db } from '../db/index.js';
 import { ChunkStore } from '../store/index.js';
 import { HashPool } from '../chunking/pool.js';
 import { ChangeLog } from '../log/index.js';
-import { Versions } from '../versions/index.js';
+import { Confirmations, Versions } from '../versions/index.js';
 import { Folders, type Folder } from '../folders/index.js';
 import { Scanner, type ScanProgress, type ScanReport } from '../scan/index.js';
 import { FolderWatcher } from '../watch/index.js';
@@ -26,6 +26,11 @@ export interface EngineEvents {
   'watch.error': [{ folderId: string; message: string }];
 }
 
+export interface EngineOptions {
+  /** Milliseconds since the epoch; default Date.now. */
+  now?: (() => number) | undefined;
+}
+
 export class Engine extends EventEmitter<EngineEvents> {
   readonly store: ChunkStore;
   readonly versions: Versions;
@@ -33,11 +38,15 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly scanner: Scanner;
   readonly log: ChangeLog;
   readonly mesh: Mesh;
+  /** Confirmed state from the devices' signed acks; LogIngest's hooks (core/versions/confirm.ts). */
+  readonly confirmations: Confirmations;
   private readonly pool: HashPool;
   private readonly watchers = new Map<string, FolderWatcher>();
   private closed = false;
 
-  private constructor(readonly home: string, readonly config: CanopyConfig, readonly identity: Identity, readonly db: Db, private readonly lock: HomeLock) {
+  private constructor(readonly home: string, readonly config: CanopyConfig, readonly identity: Identity, readonly db: Db, private readonly lock: HomeLock,
+    /** The engine's clock: version times and retention. Injectable so tests can jump a month ahead. */
+    readonly now: () => number = Date.now) {
     super();
     const files = homeFiles(home);
     this.store = new ChunkStore(files.chunks, db, { maxBytes: config.storage.max, minFreeBytes: config.storage.minFree });
@@ -45,7 +54,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.log = new ChangeLog(db, identity);
     const countDevices = db.prepare('SELECT count(*) FROM devices WHERE revoked_at IS NULL').pluck();
     const meshSize = () => (countDevices.get() as number) || 1;
-    this.versions = new Versions(db, this.log, identity.deviceId, meshSize);
+    this.versions = new Versions(db, this.log, identity.deviceId, meshSize, () => this.now());
+    this.confirmations = new Confirmations(db, this.log, identity.deviceId);
     this.folders = new Folders(db, this.log, identity.deviceId, home);
     this.mesh = new Mesh(db, identity, this.log);
     this.scanner = new Scanner({
@@ -56,7 +66,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Opens an initialized home. Holds its lock until `close()`. */
-  static open(home: string, role: 'daemon' | 'cli' = 'cli'): Engine {
+  static open(home: string, role: 'daemon' | 'cli' = 'cli', opts: EngineOptions = {}): Engine {
     if (!isInitialized(home)) throw new CanopyError('NOT_INITIALIZED', `${home} is not a Canopy home yet; run \`canopy init\` first`, { home });
     const lock = acquireLock(home, role);
     let db: Db | undefined;
@@ -64,7 +74,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const config = loadConfig(home);
       const identity = loadIdentity(home);
       db = openDatabase(homeFiles(home).database);
-      return new Engine(home, config, identity, db, lock);
+      return new Engine(home, config, identity, db, lock, opts.now);
     } catch (err) {
       db?.close();
       lock.release();
@@ -73,13 +83,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Creates a home: directory (owner-only), identity, config, database. */
-  static init(home: string, opts: { name?: string | undefined; labels?: Record<string, string> | undefined } = {}): Engine {
+  static init(home: string, opts: { name?: string | undefined; labels?: Record<string, string> | undefined } & EngineOptions = {}): Engine {
     if (isInitialized(home)) throw new CanopyError('ALREADY_INITIALIZED', `${home} already holds a Canopy device; use another --home to create a second one`, { home });
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     fs.chmodSync(home, 0o700);
     writeStarterConfig(home, opts.name ?? os.hostname(), opts.labels ?? {});
     createIdentity(home);
-    return Engine.open(home);
+    return Engine.open(home, 'cli', { now: opts.now });
   }
 
   async scan(folderId?: string, paths?: readonly string[]): Promise<ScanReport[]> {

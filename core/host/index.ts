@@ -48,6 +48,11 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
   // is cheap thanks to the fast path and catches whatever they missed.
   const rescan = setInterval(() => void engine.scan().catch((err: unknown) => log(`periodic scan failed: ${describe(err)}`)), engine.config.scan.rescanInterval);
   rescan.unref();
+  // History past retention goes on the config's schedule (`canopy gc` runs it now).
+  const gc = setInterval(() => void api.call('gc', {}).then(
+    (r) => log(`gc: ${r.tombstonesRemoved} tombstone(s), ${r.versionsRemoved} version(s), ${r.chunksRemoved} chunk(s) (${r.bytesFreed} bytes) removed${r.emergency ? ' in emergency mode' : ''}`),
+    (err: unknown) => log(`gc failed: ${describe(err)}`)), Math.min(engine.config.jobs.gcInterval, 2 ** 31 - 1));
+  gc.unref();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -55,6 +60,7 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
     stop() {
       stopping ??= (async () => {
         clearInterval(rescan);
+        clearInterval(gc);
         await initialScan.catch(() => undefined);
         await sync.stop();
         await engine.close();

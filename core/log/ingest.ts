@@ -48,7 +48,7 @@ export const ENTRY_LIMITS = {
   labelChars: 255,
 } as const;
 
-export const LOG_ENTRY_KINDS = ['versions', 'folder', 'device'] as const;
+export const LOG_ENTRY_KINDS = ['versions', 'folder', 'device', 'ack'] as const;
 export const DEVICE_OPS = ['add', 'update', 'remove'] as const;
 export type DeviceOp = (typeof DEVICE_OPS)[number];
 
@@ -130,13 +130,29 @@ export const deviceEntrySchema = z.object({
   ...entryHeader,
 }).refine((d) => PUBLIC_KEY_RE.test(d.publicKey) && d.id === deviceIdFromPublicKey(Buffer.from(d.publicKey, 'hex')), { message: 'id does not belong to publicKey', path: ['id'] });
 
-export const entryBodySchema = z.discriminatedUnion('t', [versionsEntrySchema, folderEntrySchema, deviceEntrySchema]);
+/** A device's acknowledgement: per origin, the seq up to which it holds that origin's log (confirmed state, core/versions/confirm.ts). */
+export const ackEntrySchema = z.object({
+  t: z.literal('ack'),
+  ...entryHeader,
+  vector: keyedRecord('a log vector keyed by device id', isDeviceId, count, ENTRY_LIMITS.vectorEntries),
+});
+
+export const entryBodySchema = z.discriminatedUnion('t', [versionsEntrySchema, folderEntrySchema, deviceEntrySchema, ackEntrySchema]);
 
 export type RemoteVersion = z.infer<typeof remoteVersionSchema>;
 export type VersionsEntryBody = z.infer<typeof versionsEntrySchema>;
 export type FolderEntryBody = z.infer<typeof folderEntrySchema>;
 export type DeviceEntryBody = z.infer<typeof deviceEntrySchema>;
+export type AckEntryBody = z.infer<typeof ackEntrySchema>;
 export type EntryBody = z.infer<typeof entryBodySchema>;
+
+/** What the version model does as entries land (core/versions/confirm.ts implements it). */
+export interface IngestHooks {
+  /** A device's signed acknowledgement was applied. */
+  onAck(device: string, vector: Readonly<Record<string, number>>): void;
+  /** End of a batch that applied entries, inside its transaction; returns further changed paths. */
+  afterBatch(applied: { versions: boolean }): { folderId: string; path: string }[];
+}
 
 // ---------------------------------------------------------------------------------------
 // Parsing and verifying one entry
@@ -153,7 +169,8 @@ export interface RemoteEntry {
 export type ParsedEntry =
   | { kind: 'versions'; body: VersionsEntryBody; /** Recomputed ids, one per `body.versions[i]`. */ versionIds: string[] }
   | { kind: 'folder'; body: FolderEntryBody }
-  | { kind: 'device'; body: DeviceEntryBody };
+  | { kind: 'device'; body: DeviceEntryBody }
+  | { kind: 'ack'; body: AckEntryBody };
 
 export type ParseResult = { ok: true; entry: ParsedEntry } | { ok: false; reason: string };
 
@@ -207,6 +224,8 @@ export function parseEntry(entry: RemoteEntry): ParseResult {
       return { ok: true, entry: { kind: 'folder', body: parsed } };
     case 'device':
       return { ok: true, entry: { kind: 'device', body: parsed } };
+    case 'ack':
+      return { ok: true, entry: { kind: 'ack', body: parsed } };
   }
 }
 
@@ -324,6 +343,8 @@ interface Run {
   insertedPending: Set<string>;
   /** Batch entries waiting in pending (resolved ones are removed). */
   deferred: Set<string>;
+  /** Whether a 'versions' entry was applied (this device then acknowledges). */
+  appliedVersions: boolean;
 }
 
 const key = (origin: string, seq: number) => `${origin}:${seq}`;
@@ -331,7 +352,7 @@ const key = (origin: string, seq: number) => `${origin}:${seq}`;
 export class LogIngest {
   private readonly stmt;
 
-  constructor(private readonly db: Db, private readonly localDeviceId: string) {
+  constructor(private readonly db: Db, private readonly localDeviceId: string, private readonly hooks?: IngestHooks) {
     this.stmt = {
       // Skip-scan over the (origin, seq) primary key: one seek per origin, not a scan of
       // every entry, so the vector stays cheap with millions of entries.
@@ -447,7 +468,7 @@ export class LogIngest {
     return this.db.transaction(() => {
       const run: Run = {
         result: { applied: 0, duplicates: 0, deferred: 0, rejected: [], hostile: false, changed: [], devicesChanged: false, foldersChanged: false },
-        held: new Map(), devices: new Map(), changed: new Map(), insertedPending: new Set(), deferred: new Set(),
+        held: new Map(), devices: new Map(), changed: new Map(), insertedPending: new Set(), deferred: new Set(), appliedVersions: false,
       };
       const valid: RemoteEntry[] = [];
       for (const e of entries) {
@@ -467,6 +488,9 @@ export class LogIngest {
         this.ingestOne(run, e);
       }
       this.drainAll(run);
+      if (run.result.applied > 0 && this.hooks) {
+        for (const c of this.hooks.afterBatch({ versions: run.appliedVersions })) run.changed.set(`${c.folderId}\0${c.path}`, c);
+      }
       run.result.deferred = run.deferred.size;
       run.result.changed = [...run.changed.values()];
       return run.result;
@@ -598,6 +622,9 @@ export class LogIngest {
       case 'device':
         this.applyDevice(run, e, entry.body);
         break;
+      case 'ack':
+        this.hooks?.onAck(e.origin, entry.body.vector);
+        break;
     }
     // Stored byte for byte, so it can be relayed and re-verified by anyone.
     this.stmt.append.run(e.origin, e.seq, e.kind, e.body, e.signature, Date.now());
@@ -606,6 +633,7 @@ export class LogIngest {
   }
 
   private applyVersions(run: Run, e: RemoteEntry, body: VersionsEntryBody, ids: readonly string[]): void {
+    run.appliedVersions = true;
     body.versions.forEach((v, i) => {
       const problem = remotePathProblem(v.path);
       if (problem) {

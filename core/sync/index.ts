@@ -54,6 +54,7 @@ export interface SyncEvents {
   status: [SyncStatus];
   peer: [{ deviceId: string; name: string; online: boolean }];
   conflict: [{ folderId: string; path: string; heads: number }];
+  'conflict.resolved': [{ folderId: string; path: string; versionId: string }];
   problem: [{ folderId: string; path: string; code: string; message: string }];
   materialized: [{ folderId: string; written: number; deleted: number }];
   log: [string];
@@ -92,7 +93,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   constructor(private readonly engine: Engine) {
     super();
     const { db, identity, config } = engine;
-    this.ingest = new LogIngest(db, identity.deviceId);
+    this.ingest = new LogIngest(db, identity.deviceId, engine.confirmations);
     const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
     this.local = new LocalChunks(db, engine.store, folderRoot);
     this.materializer = new Materializer({
@@ -241,6 +242,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     };
   }
 
+  /** One chunk from whichever connected device has it (verified by the caller): reads of versions this device does not hold. */
+  fetchChunk(hash: string, size: number): Promise<Buffer> {
+    return this.fetcher.get(hash, size);
+  }
+
   /** Folders attached later are materialized from what the mesh already knows. */
   folderAttached(folderId: string): void {
     this.markDirty(folderId, 'all');
@@ -368,8 +374,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     for (const [folderId, paths] of byFolder) {
       for (const p of paths) {
-        const heads = this.engine.versions.heads(folderId, p).length;
-        if (heads > 1) this.emit('conflict', { folderId, path: p, heads });
+        const heads = this.engine.versions.heads(folderId, p);
+        if (heads.length > 1) this.emit('conflict', { folderId, path: p, heads: heads.length });
+        // A merge made on another device closed this path's conflict here too.
+        else if (heads[0] && heads[0].parents.length > 1) this.emit('conflict.resolved', { folderId, path: p, versionId: heads[0].id });
       }
       if (this.engine.folders.get(folderId)?.local) this.markDirty(folderId, paths);
     }

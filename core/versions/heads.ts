@@ -1,23 +1,33 @@
 /**
  * Which head of a path the working copy shows when there are several (a conflict).
  * Every device must pick the same one from the same metadata, so the choice uses only
- * signed, replicated facts: confirmed beats provisional, then the head that has seen more
- * history (vector weight), then creation time, and finally the version id as the tie
- * breaker. Wall-clock time alone never decides.
+ * signed, replicated facts (DESIGN.md section 5):
+ * 1. a head that keeps the file beats a tombstone: delete against edit is a conflict, and
+ *    until the user settles it the edit stays in the working copy (never a loss from view);
+ * 2. the latest confirmed head, else the latest provisional head ("latest" by the author's
+ *    signed creation time: heads are concurrent, so causality has nothing to say here);
+ * 3. ties broken by version id.
  */
-import { vectorWeight, type VersionVector } from './vector.js';
+import type { VersionVector } from './vector.js';
 
 export interface HeadCandidate {
   id: string;
   state: 'provisional' | 'confirmed';
+  kind?: 'file' | 'dir' | 'symlink' | 'tombstone';
   vector: VersionVector;
   createdAt: number;
 }
 
 export function compareHeads(a: HeadCandidate, b: HeadCandidate): number {
+  const aGone = a.kind === 'tombstone';
+  const bGone = b.kind === 'tombstone';
+  if (aGone !== bGone) return aGone ? 1 : -1;
   if (a.state !== b.state) return a.state === 'confirmed' ? -1 : 1;
-  const w = vectorWeight(b.vector) - vectorWeight(a.vector);
-  if (w !== 0) return w;
+  return latestFirst(a, b);
+}
+
+/** Newest creation time first, then the version id: the order of "latest" among concurrent versions. */
+export function latestFirst(a: { id: string; createdAt: number }, b: { id: string; createdAt: number }): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

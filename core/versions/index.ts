@@ -87,7 +87,8 @@ export function versionIdOf(origin: string, seq: number, canonicalVersion: strin
 export class Versions {
   private readonly stmt;
 
-  constructor(private readonly db: Db, private readonly log: ChangeLog, private readonly localDevice: string, private readonly meshSize: () => number) {
+  constructor(private readonly db: Db, private readonly log: ChangeLog, private readonly localDevice: string, private readonly meshSize: () => number,
+    private readonly now: () => number = Date.now) {
     this.stmt = {
       insertVersion: db.prepare(`INSERT INTO versions (id, folder_id, path, kind, size, mtime_ms, mode, target, vector, author, origin_seq, created_at, state)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -117,7 +118,7 @@ export class Versions {
    */
   recordLocalBatch(changes: readonly NewLocalVersion[]): Version[] {
     if (changes.length === 0) return [];
-    const createdAt = Date.now();
+    const createdAt = this.now();
     const state: VersionState = this.meshSize() <= 1 ? 'confirmed' : 'provisional';
     const drafts = changes.map((change) => {
       const parents = change.parentIds ? [...change.parentIds].sort() : (this.stmt.headIds.all(change.folderId, change.path) as string[]).sort();
@@ -216,4 +217,6 @@ function toVersion(row: VersionDbRow): Version {
 
 export { compareVectors, mergeVectors, nextVector } from './vector.js';
 export type { VersionVector, Causality } from './vector.js';
-export { preferredHead, compareHeads } from './heads.js';
+export { preferredHead, compareHeads, latestFirst } from './heads.js';
+export { Confirmations, confirmedUpTo } from './confirm.js';
+export type { ChangedPath } from './confirm.js';
