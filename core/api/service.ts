@@ -11,6 +11,8 @@ import { CanopyError } from '../errors/index.js';
 import type { Folder } from '../folders/index.js';
 import { APP_VERSION } from '../version.js';
 import { SyncService } from '../sync/index.js';
+import type { Jobs } from '../jobs/index.js';
+import { JobsApi } from './jobs.js';
 import {
   commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
@@ -25,11 +27,14 @@ export interface ServiceOptions {
   watch?: boolean;
   /** The running sync (daemon and desktop); absent for one-shot CLI runs. */
   sync?: SyncService | undefined;
+  /** The host's scheduled jobs; a one-shot CLI run gets its own, without sync. */
+  jobs?: Jobs | undefined;
 }
 
 export class ApiService implements CanopyClient {
   private readonly events = new EventEmitter<{ event: [ApiEvent] }>();
   private readonly handlers: Handlers;
+  private readonly jobs: JobsApi;
 
   constructor(readonly engine: Engine, private readonly opts: ServiceOptions = {}) {
     this.events.setMaxListeners(0);
@@ -39,6 +44,7 @@ export class ApiService implements CanopyClient {
       for (const p of report.problems) this.emit({ type: 'problem', folderId: report.folderId, ...p });
     });
     engine.on('watch.error', (e) => this.emit({ type: 'watch.error', ...e }));
+    this.jobs = new JobsApi(engine, opts.jobs, (e) => this.emit(e));
     this.handlers = {
       status: () => this.status(),
       'folder.add': async (p) => {
@@ -97,8 +103,8 @@ export class ApiService implements CanopyClient {
       'file.replicas': () => notYet('file.replicas'),
       'file.open': () => notYet('file.open'),
       'file.free': () => notYet('file.free'),
-      'job.run': () => notYet('job.run'),
-      'job.reports': () => notYet('job.reports'),
+      'job.run': (p) => this.jobs.run(p),
+      'job.reports': () => this.jobs.reports(),
     };
     const sync = opts.sync;
     if (sync) {
@@ -144,7 +150,7 @@ export class ApiService implements CanopyClient {
       versions: e.db.prepare('SELECT count(*) FROM versions').pluck().get() as number,
       logSeq: e.log.nextSeq() - 1,
       sync: this.opts.sync?.status() ?? null,
-      health: null,
+      health: this.jobs.health(),
     };
   }
 

@@ -13,6 +13,7 @@ import { CanopyError } from '../errors/index.js';
 import { ApiCallError } from '../api/http-client.js';
 import { APP_VERSION } from '../version.js';
 import { withClient } from './client.js';
+import { registerJobCommands } from './job-commands.js';
 import { electronBinary, hasDisplay } from './desktop.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -246,6 +247,7 @@ export function buildProgram(): Command {
       await runDaemon(home, o.port);
     });
 
+  registerJobCommands(program, homeOf);
   return program;
 }
 

@@ -241,6 +241,16 @@ export class SyncService extends EventEmitter<SyncEvents> {
     };
   }
 
+  /**
+   * Asks one connected device to prove, now, that it holds a chunk: it serves the chunk and
+   * the session verifies the bytes against the hash. Cleanup asks before every drop.
+   */
+  async confirmHolder(deviceId: string, hash: string, size: number): Promise<boolean> {
+    const s = this.sessions.get(deviceId);
+    if (!s || s.closed || !s.hello) return false;
+    return s.request(hash, size).then(() => true, () => false);
+  }
+
   /** Folders attached later are materialized from what the mesh already knows. */
   folderAttached(folderId: string): void {
     this.markDirty(folderId, 'all');
