@@ -10,6 +10,12 @@ import type { JobRunner } from './runner.js';
 
 /** A job that never ran waits this long after startup (or its interval, if shorter). */
 const FIRST_RUN_DELAY_MS = 60_000;
+/**
+ * Just started, a device cannot tell a peer that is gone from one that has not reconnected
+ * yet: no job starts before this (or the offline grace, if shorter), and a peer counts as
+ * offline at most since this device started.
+ */
+const STARTUP_QUIET_MS = 60_000;
 /** The offline check runs this often at most (a quarter of the grace, for short test graces). */
 const OFFLINE_CHECK_MAX_MS = 30_000;
 const OFFLINE_CHECK_MIN_MS = 250;
@@ -36,6 +42,7 @@ export class JobScheduler {
   /** Devices whose going past the grace period has already triggered an audit. */
   private readonly noticed = new Set<string>();
   private stopped = false;
+  private startedAt = 0;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -45,12 +52,14 @@ export class JobScheduler {
 
   start(): void {
     const { config } = this.deps;
+    this.startedAt = this.now;
+    const quiet = Math.min(STARTUP_QUIET_MS, config.offlineGrace);
     const intervals: Record<RunnableJob, number> = {
       audit: config.auditInterval, repair: config.repairInterval, scrub: config.scrubInterval, cleanup: config.cleanupInterval,
     };
     for (const [job, interval] of Object.entries(intervals) as [RunnableJob, number][]) {
       const last = this.deps.lastFinishedAt(job);
-      const delay = last === null ? Math.min(interval, FIRST_RUN_DELAY_MS) : Math.max(0, last + interval - this.now);
+      const delay = Math.max(quiet, last === null ? Math.min(interval, FIRST_RUN_DELAY_MS) : last + interval - this.now);
       this.schedule(job, delay, interval);
     }
     const every = Math.min(OFFLINE_CHECK_MAX_MS, Math.max(OFFLINE_CHECK_MIN_MS, config.offlineGrace / 4));
@@ -96,7 +105,7 @@ export class JobScheduler {
     const offline = this.deps.offlineDevices();
     const ids = new Set(offline.map((d) => d.id));
     for (const id of [...this.noticed]) if (!ids.has(id)) this.noticed.delete(id);
-    const crossed = offline.filter((d) => !this.noticed.has(d.id) && this.now - d.since > this.deps.config.offlineGrace);
+    const crossed = offline.filter((d) => !this.noticed.has(d.id) && this.now - Math.max(d.since, this.startedAt) > this.deps.config.offlineGrace);
     if (crossed.length === 0) return;
     for (const d of crossed) this.noticed.add(d.id);
     this.trigger('audit', `${crossed.length} device(s) offline longer than the grace period: ${crossed.map((d) => d.id.slice(0, 8)).join(', ')}`);
