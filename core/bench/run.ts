@@ -8,11 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchScan } from './scan.js';
 import { benchSync } from './sync.js';
+import { benchRepair } from './repair.js';
 import { REPO_ROOT } from './procs.js';
 
 const BENCHMARKS: Record<string, (workDir: string) => Promise<Record<string, unknown>>> = {
   scan: benchScan,
   sync: benchSync,
+  repair: benchRepair,
 };
 
 async function main(): Promise<void> {

@@ -8,12 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobReport, StatusInfo } from '../api/types.js';
 import { blake3Hex } from '../chunking/hash.js';
 import { cliJson, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { TestMesh } from '../testing/mesh.js';
+import { copiesOnDisk, referencedChunks, setConfig, storedOnDisk } from '../testing/disk.js';
 
 const MiB = 1024 * 1024;
 const NAMES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'] as const;
@@ -25,50 +25,11 @@ const GRACE = '5s';
 let mesh: TestMesh;
 let base: string;
 
-/** Uncomments (or replaces) `key = ...` lines of a device's config.toml. */
-function setConfig(home: string, values: Record<string, string>): void {
-  const file = path.join(home, 'config.toml');
-  let text = fs.readFileSync(file, 'utf8');
-  for (const [key, value] of Object.entries(values)) {
-    const re = new RegExp(`^#? ?${key} = .*$`, 'm');
-    if (!re.test(text)) throw new Error(`no ${key} in ${file}`);
-    text = text.replace(re, `${key} = ${value}`);
-  }
-  fs.writeFileSync(file, text);
-}
-
-/** Every chunk alpha's folder references (alpha's database, read-only while its daemon runs). */
-function allChunks(): Map<string, number> {
-  const db = new Database(path.join(mesh.device('alpha').home, 'canopy.db'), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare('SELECT DISTINCT chunk, size FROM version_chunks').all() as { chunk: string; size: number }[];
-    return new Map(rows.map((r) => [r.chunk, r.size]));
-  } finally {
-    db.close();
-  }
-}
-
-/** The chunk files in a device's store on disk (whatever its database says). */
-function storedOnDisk(name: string): Set<string> {
-  const root = path.join(mesh.device(name).home, 'chunks');
-  const out = new Set<string>();
-  for (const dir of fs.readdirSync(root)) {
-    if (!/^[0-9a-f]{2}$/.test(dir)) continue;
-    for (const f of fs.readdirSync(path.join(root, dir))) if (/^[0-9a-f]{64}$/.test(f)) out.add(f);
-  }
-  return out;
-}
-
-/** For each chunk, how many of `devices` hold it on disk (alpha: its working copy holds every chunk). */
-function copiesOnDisk(devices: readonly string[]): Map<string, number> {
-  const chunks = allChunks();
-  const counts = new Map([...chunks.keys()].map((h) => [h, 0]));
-  for (const d of devices) {
-    const held = d === 'alpha' ? new Set(chunks.keys()) : storedOnDisk(d);
-    for (const h of held) if (counts.has(h)) counts.set(h, (counts.get(h) ?? 0) + 1);
-  }
-  return counts;
-}
+const home = (n: string) => mesh.device(n).home;
+const allChunks = () => referencedChunks(home('alpha'));
+/** Copies of each chunk on disk among `devices` (alpha's working copy holds every chunk). */
+const copies = (devices: readonly string[]) => copiesOnDisk(allChunks(), devices.map(home), devices.includes('alpha') ? [home('alpha')] : []);
+const stored = (n: string) => storedOnDisk(home(n));
 
 function fewest(counts: Map<string, number>): number {
   return Math.min(...counts.values());
@@ -107,7 +68,7 @@ afterAll(async () => {
 
 describe('jobs on five devices', () => {
   it('every chunk reaches its factor and no device exceeds its quota', async () => {
-    await waitFor(() => fewest(copiesOnDisk(NAMES)) >= 3, 'every chunk to have 3 copies on disk', 120_000);
+    await waitFor(() => fewest(copies(NAMES)) >= 3, 'every chunk to have 3 copies on disk', 120_000);
     for (const n of NAMES) {
       const s = await cliJson<StatusInfo>(mesh.device(n).home, ['status']);
       expect(s.store.bytes).toBeLessThanOrEqual(s.store.maxBytes);
@@ -125,7 +86,7 @@ describe('jobs on five devices', () => {
 
   it('scrub finds every corrupt chunk file on disk and heals it', async () => {
     // The storage device holding the most chunks gets three of them corrupted and one deleted.
-    const victim = STORAGE.map((n) => ({ n, held: [...storedOnDisk(n)].sort() })).sort((a, b) => b.held.length - a.held.length)[0]!;
+    const victim = STORAGE.map((n) => ({ n, held: [...stored(n)].sort() })).sort((a, b) => b.held.length - a.held.length)[0]!;
     expect(victim.held.length).toBeGreaterThanOrEqual(4);
     const bad = victim.held.slice(0, 4);
     const file = (h: string) => path.join(mesh.device(victim.n).home, 'chunks', h.slice(0, 2), h);
@@ -153,11 +114,11 @@ describe('jobs on five devices', () => {
       return (s.sync?.peers.length ?? 0) === 4;
     }, 'alpha to reconnect to all four', 60_000);
     for (const n of STORAGE) await waitFor(async () => ((await cliJson<StatusInfo>(mesh.device(n).home, ['status'])).sync?.peers.length ?? 0) >= 2, `${n} to reconnect`, 60_000);
-    const before = copiesOnDisk(NAMES);
+    const before = copies(NAMES);
     const reports = await Promise.all(NAMES.map((n) => job(n, 'cleanup')));
     const dropped = reports.reduce((s, r) => s + (r.counts.dropped ?? 0), 0);
     expect(dropped).toBeGreaterThan(0);
-    const after = copiesOnDisk(NAMES);
+    const after = copies(NAMES);
     for (const [h, n] of after) {
       expect(n, `chunk ${h.slice(0, 12)} kept ${n} of ${before.get(h)} copies`).toBeGreaterThanOrEqual(2);
     }
@@ -167,8 +128,8 @@ describe('jobs on five devices', () => {
 
   it('a device gone past the grace period: the audit notices and repair restores the factor', async () => {
     // The storage device holding the most chunks dies without a word.
-    const victim = STORAGE.map((n) => ({ n, held: storedOnDisk(n).size })).sort((a, b) => b.held - a.held)[0]!.n;
-    expect(storedOnDisk(victim).size).toBeGreaterThan(0);
+    const victim = STORAGE.map((n) => ({ n, held: stored(n).size })).sort((a, b) => b.held - a.held)[0]!.n;
+    expect(stored(victim).size).toBeGreaterThan(0);
     const d = mesh.device(victim);
     const killedAt = Date.now();
     d.daemon?.child.kill('SIGKILL');
@@ -182,7 +143,7 @@ describe('jobs on five devices', () => {
       return a && a.startedAt > killedAt && (a.counts.devicesGone ?? 0) >= 1 ? a : undefined;
     }, 'alpha\'s scheduled audit to notice the lost device', 60_000);
     expect(noticed.dryRun).toBe(false);
-    await waitFor(() => fewest(copiesOnDisk(live)) >= 2, 'every chunk back to 2 copies on the live devices', 120_000);
+    await waitFor(() => fewest(copies(live)) >= 2, 'every chunk back to 2 copies on the live devices', 120_000);
     for (const n of live) {
       const s = await cliJson<StatusInfo>(mesh.device(n).home, ['status']);
       expect(s.store.bytes).toBeLessThanOrEqual(s.store.maxBytes);
