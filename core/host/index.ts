@@ -7,6 +7,7 @@ import { Engine } from '../engine/index.js';
 import { ApiService } from '../api/service.js';
 import { SyncService } from '../sync/index.js';
 import { Jobs } from '../jobs/index.js';
+import { createPlacementView } from '../placement/index.js';
 
 export interface HostOptions {
   /** DHT bootstrap nodes ("host:port"), replacing the config's for this run. */
@@ -31,7 +32,8 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
   const engine = Engine.open(home, 'daemon');
   if (opts.bootstrap?.length) engine.config.network.bootstrap = opts.bootstrap;
   const sync = new SyncService(engine);
-  const jobs = new Jobs(engine, { log: (line) => log(`jobs: ${line}`) });
+  const connected = () => sync.status().peers.map((p) => p.deviceId);
+  const jobs = new Jobs(engine, { placement: () => createPlacementView(engine, { online: connected }), sync, log: (line) => log(`jobs: ${line}`) });
   const api = new ApiService(engine, { daemon: opts.daemon, watch: true, sync, jobs });
   sync.on('log', (line) => log(line));
   sync.on('peer', (p) => log(`device ${p.name} (${p.deviceId.slice(0, 8)}) ${p.online ? 'online' : 'offline'}`));
@@ -46,7 +48,7 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
 
   engine.startWatching();
   sync.start();
-  jobs.startSchedule(() => new Set(sync.status().peers.map((p) => p.deviceId)));
+  jobs.startSchedule(() => new Set(connected()));
   const initialScan = engine.scan().then(() => undefined, (err: unknown) => log(`initial scan failed: ${describe(err)}`));
   // Watchers can miss events (overflowing queues, sleeping laptops): a periodic full scan
   // is cheap thanks to the fast path and catches whatever they missed.

@@ -93,7 +93,8 @@ async function heal(ctx: JobContext, hash: string): Promise<HealOutcome> {
     if (r.fetched > 0 && store.has(hash)) return 'fetched';
     // Peers must not count this device as a holder of bytes it no longer has.
     await ctx.sync.announceDropped([hash]);
-    return { failed: r.failed[0]?.reason ?? 'no device could send it' };
+    // fetched but not stored: a working-copy file is indexed as holding it, yet its bytes differ (edited, not yet rescanned)
+    return { failed: r.failed[0]?.reason ?? 'not fetched: a working-copy file is indexed as holding it but no longer does (edited since the last scan)' };
   } catch (err) {
     return { failed: err instanceof Error ? err.message : String(err) };
   }

@@ -20,6 +20,8 @@ import { LocalChunks } from './local-chunks.js';
 import { Materializer } from './materialize.js';
 import { answerPairing, requestPairing } from './pairing.js';
 import { RateLimiter } from './rate-limit.js';
+import { fetchIntoStore } from './fetch-chunks.js';
+import { ReplicaFacts } from './replica-facts.js';
 import { PeerSession } from './session.js';
 
 export interface PeerStatus {
@@ -73,6 +75,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
   private readonly sessions = new Map<string, PeerSession>();
   private readonly fetcher: ChunkFetcher;
+  /** What this device holds and has room for, told to peers; what peers hold, recorded. */
+  readonly replicaFacts: ReplicaFacts;
   private readonly upload: RateLimiter;
   private readonly download: RateLimiter;
   private joining: { secret: Buffer; topic: Buffer } | undefined;
@@ -110,6 +114,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
       log: (line) => this.emit('log', line),
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
+    this.replicaFacts = new ReplicaFacts(engine, () => [...this.sessions.values()], (line) => this.emit('log', line));
+    engine.on('scan.done', () => this.replicaFacts.changed());
     // Every local entry (a scan, a folder, a device joining or leaving) goes out to the
     // connected devices, once the transaction that wrote it has committed.
     let pushQueued = false;
@@ -131,6 +137,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.refreshInvites();
     this.inviteTimer = setInterval(() => this.refreshInvites(), 5000);
     this.inviteTimer.unref();
+    this.replicaFacts.start();
     for (const f of this.engine.folders.attached()) this.markDirty(f.id, 'all');
   }
 
@@ -138,6 +145,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.stopped = true;
     clearInterval(this.inviteTimer);
     clearTimeout(this.retryTimer);
+    this.replicaFacts.stop();
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
     await this.network.stop();
@@ -242,6 +250,22 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   /**
+   * Fetches the given chunks into the local store from whichever connected devices hold them
+   * (best-ranked first). A chunk already held here counts as fetched; each failure says why.
+   */
+  async fetchChunks(hashes: string[], opts: { signal?: AbortSignal } = {}): Promise<{ fetched: number; failed: { hash: string; reason: string }[] }> {
+    const result = await fetchIntoStore(this.engine, this.local, (h, size) => this.fetcher.get(h, size), hashes, opts.signal);
+    if (result.fetched > 0) this.replicaFacts.changed();
+    return result;
+  }
+
+  /** Tells peers this device no longer holds these chunks (after `engine.store.delete`). */
+  announceDropped(hashes: string[]): void {
+    void hashes; // the announcement is the difference from what was last said: exact whatever was passed
+    this.replicaFacts.announceNow();
+  }
+
+  /**
    * Asks one connected device to prove, now, that it holds a chunk: it serves the chunk and
    * the session verifies the bytes against the hash. Cleanup asks before every drop.
    */
@@ -310,6 +334,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.mesh.touch(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: true });
           this.fetcher.poke();
+          this.replicaFacts.greet(s);
           void this.pushTo(s);
           for (const f of this.engine.folders.attached()) if (this.materializer.pending(f.id).files > 0) this.markDirty(f.id, 'all');
         },
@@ -322,6 +347,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
         },
         log: (line) => this.emit('log', line),
+        replicas: this.replicaFacts,
       }, this.upload);
     } catch (err) {
       this.emit('log', `could not open a session with ${conn.deviceId.slice(0, 8)}: ${String(err)}`);
@@ -440,6 +466,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
         const report = await this.materializer.apply(folderId, list, this.fetcher.sequential(order));
         this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
+        this.replicaFacts.changed();
         this.emit('status', this.status());
         // Only this pass's paths: others still needed are dirty themselves and get their own pass.
         if (this.materializer.plan(folderId, list).actions.some((a) => a.missingChunks.length > 0)) this.retryLater();
