@@ -100,6 +100,19 @@ describe('scrub', () => {
     expect((await jobs.run('scrub')).counts).toMatchObject({ checked: 8, corrupt: 0, missing: 0 });
   });
 
+  it('a chunk dropped on purpose while the scrub runs (cleanup, eviction) is not reported bad nor fetched back', async () => {
+    const chunks = await storeChunks(4);
+    const sync = fakeSync(new Map(chunks.map((c) => [c.hash, c.data])));
+    const jobs = new Jobs(engine, { sync });
+    engine.config.jobs.scrubRate = 50_000; // ~0.2 s per chunk: the drop lands while the first one is paced
+    const dropped = [...chunks].sort((a, b) => (a.hash < b.hash ? -1 : 1))[2]!.hash;
+    jobs.once('progress', () => void engine.store.delete(dropped));
+    const report = await jobs.run('scrub');
+    expect(report.counts).toMatchObject({ checked: 3, corrupt: 0, missing: 0, refetched: 0 });
+    expect(sync.asked).toEqual([]);
+    expect(engine.store.has(dropped)).toBe(false);
+  });
+
   it('a dry run counts without quarantining or fetching', async () => {
     const chunks = await storeChunks(3);
     corrupt(chunks[0]!.hash);

@@ -27,6 +27,8 @@ export async function scrub(ctx: JobContext): Promise<JobOutcome> {
   for (const { hash, size } of chunks) {
     checkAborted(ctx.signal);
     const result = await checkChunk(store.chunkPath(hash), hash);
+    // Dropped meanwhile (cleanup, eviction): gone on purpose, not lost.
+    if (result === 'missing' && !store.has(hash) && !isQuarantined(ctx, hash)) continue;
     counts.checked += 1;
     counts.checkedBytes += size;
     if (result !== 'ok') {
@@ -66,13 +68,21 @@ async function checkChunk(file: string, hash: string): Promise<Check> {
   return blake3Hex(data) === hash ? 'ok' : 'corrupt';
 }
 
+/** Quarantined by the store (a bad read anywhere), as opposed to dropped on purpose. */
+function isQuarantined(ctx: JobContext, hash: string): boolean {
+  return ctx.engine.db.prepare('SELECT 1 FROM stored_chunks WHERE hash = ? AND quarantined = 1').get(hash) !== undefined;
+}
+
 type HealOutcome = 'local' | 'fetched' | 'unreferenced' | { failed: string };
 
 async function heal(ctx: JobContext, hash: string): Promise<HealOutcome> {
   const { store } = ctx.engine;
   // The store's own verified read quarantines a corrupt file and forgets a vanished one.
   try {
-    if ((await store.verify(hash)) === 'ok') return 'local'; // rewritten meanwhile (a fetch put good bytes back)
+    const state = await store.verify(hash);
+    if (state === 'ok') return 'local'; // rewritten meanwhile (a fetch put good bytes back)
+    // Dropped on purpose since it was checked (cleanup, eviction): fetching it back would undo that.
+    if (state === 'missing' && !isQuarantined(ctx, hash)) return 'unreferenced';
   } catch (err) {
     return { failed: `could not quarantine it: ${err instanceof Error ? err.message : String(err)}` };
   }
