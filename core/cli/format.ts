@@ -36,9 +36,21 @@ export function status(s: StatusInfo): string {
     `Store    ${s.store.chunks} chunks, ${formatSize(s.store.bytes)} of ${formatSize(s.store.maxBytes)}; disk free ${formatSize(s.store.diskFreeBytes)}${s.store.quarantined ? `; ${s.store.quarantined} quarantined` : ''}`,
     `History  ${s.versions} versions, log at seq ${s.logSeq}`,
     ...syncLines(s),
+    ...healthLines(s),
     '',
     folderList(s.folders),
   ].join('\n');
+}
+
+/** The last audit's figures (`canopy audit` or the schedule), when one has run. */
+function healthLines(s: StatusInfo): string[] {
+  const h = s.health;
+  if (!h) return [];
+  const full = h.devices.filter((d) => d.full).map((d) => d.name);
+  return [
+    `Health   ${h.chunks} chunks: ${h.underReplicated} under-replicated, ${h.overReplicated} over, ${h.misplaced} misplaced, ${h.shortfall} short of devices; ` +
+      `repair queue ${h.repairQueue} (audit ${new Date(h.computedAt).toISOString()})${full.length ? `; full: ${full.join(', ')}` : ''}`,
+  ];
 }
 
 export function fileList(entries: FileEntry[]): string {
