@@ -22,7 +22,7 @@ export async function scrub(ctx: JobContext): Promise<JobOutcome> {
   const total = chunks.length;
   const pace = pacer(ctx.config.scrubRate, ctx.signal);
   const counts = { checked: 0, checkedBytes: 0, corrupt: 0, missing: 0, healedLocally: 0, refetched: 0, unhealed: 0, unreferenced: 0 };
-  const bad: string[] = [];
+  const failures: string[] = [];
   ctx.progress(0, total);
   for (const { hash, size } of chunks) {
     checkAborted(ctx.signal);
@@ -33,24 +33,20 @@ export async function scrub(ctx: JobContext): Promise<JobOutcome> {
     counts.checkedBytes += size;
     if (result !== 'ok') {
       counts[result] += 1;
-      bad.push(hash);
+      // Healed at once, not at the end: a scrub of a large store at a gentle rate takes hours.
+      if (!ctx.dryRun) {
+        const outcome = await heal(ctx, hash);
+        if (outcome === 'local') counts.healedLocally += 1;
+        else if (outcome === 'fetched') counts.refetched += 1;
+        else if (outcome === 'unreferenced') counts.unreferenced += 1;
+        else {
+          counts.unhealed += 1;
+          failures.push(`${hash.slice(0, 12)}: ${outcome.failed}`);
+        }
+      }
     }
     ctx.progress(counts.checked, total);
     await pace(size);
-  }
-  const failures: string[] = [];
-  if (!ctx.dryRun) {
-    for (const hash of bad) {
-      checkAborted(ctx.signal);
-      const outcome = await heal(ctx, hash);
-      if (outcome === 'local') counts.healedLocally += 1;
-      else if (outcome === 'fetched') counts.refetched += 1;
-      else if (outcome === 'unreferenced') counts.unreferenced += 1;
-      else {
-        counts.unhealed += 1;
-        failures.push(`${hash.slice(0, 12)}: ${outcome.failed}`);
-      }
-    }
   }
   return { counts, ok: counts.unhealed === 0, message: scrubMessage(ctx.dryRun, counts, failures) };
 }
