@@ -11,6 +11,7 @@ import { CanopyError } from '../errors/index.js';
 import type { Folder } from '../folders/index.js';
 import { APP_VERSION } from '../version.js';
 import { SyncService } from '../sync/index.js';
+import { PlacementApi } from './placement.js';
 import {
   commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
@@ -30,6 +31,7 @@ export interface ServiceOptions {
 export class ApiService implements CanopyClient {
   private readonly events = new EventEmitter<{ event: [ApiEvent] }>();
   private readonly handlers: Handlers;
+  private readonly placement: PlacementApi;
 
   constructor(readonly engine: Engine, private readonly opts: ServiceOptions = {}) {
     this.events.setMaxListeners(0);
@@ -39,6 +41,9 @@ export class ApiService implements CanopyClient {
       for (const p of report.problems) this.emit({ type: 'problem', folderId: report.folderId, ...p });
     });
     engine.on('watch.error', (e) => this.emit({ type: 'watch.error', ...e }));
+    this.placement = new PlacementApi({
+      engine, sync: opts.sync, resolveTarget: (t) => this.resolveTarget(t), entry: (t) => this.ls(t)[0] as FileEntry, emit: (e) => this.emit(e),
+    });
     this.handlers = {
       status: () => this.status(),
       'folder.add': async (p) => {
@@ -90,13 +95,13 @@ export class ApiService implements CanopyClient {
       'file.restore': () => notYet('file.restore'),
       'conflict.resolve': () => notYet('conflict.resolve'),
       gc: () => notYet('gc'),
-      'quota.get': () => notYet('quota.get'),
-      'quota.set': () => notYet('quota.set'),
-      'file.pin': () => notYet('file.pin'),
-      'file.priority': () => notYet('file.priority'),
-      'file.replicas': () => notYet('file.replicas'),
-      'file.open': () => notYet('file.open'),
-      'file.free': () => notYet('file.free'),
+      'quota.get': () => this.placement.quotaGet(),
+      'quota.set': (p) => this.placement.quotaSet(p),
+      'file.pin': (p) => this.placement.pin(p),
+      'file.priority': (p) => this.placement.priority(p),
+      'file.replicas': (p) => this.placement.replicas(p.target),
+      'file.open': (p) => this.placement.open(p.target),
+      'file.free': (p) => this.placement.free(p.target),
       'job.run': () => notYet('job.run'),
       'job.reports': () => notYet('job.reports'),
     };
@@ -144,7 +149,7 @@ export class ApiService implements CanopyClient {
       versions: e.db.prepare('SELECT count(*) FROM versions').pluck().get() as number,
       logSeq: e.log.nextSeq() - 1,
       sync: this.opts.sync?.status() ?? null,
-      health: null,
+      health: this.placement.health(),
     };
   }
 
@@ -243,7 +248,7 @@ export class ApiService implements CanopyClient {
       });
     }
     if (rel !== '' && out.length === 0) throw new CanopyError('NOT_FOUND', `nothing indexed at ${folderId}/${rel}`);
-    return out;
+    return this.placement.decorate(folderId, out);
   }
 
   private log(target: string): VersionInfo[] {

@@ -14,3 +14,4 @@ export { freeForOthers, freeForOwn, parseFacts, trustAllows, weightOf, UNKNOWN_F
 export { coversPath, mostSpecific, PriorityRules, PRIORITY_RANK } from './priorities.js';
 export { OnDemand } from './on-demand.js';
 export { chooseEvictions, evictable, evictionOrder, type EvictCandidate, type EvictChoice } from './evict.js';
+export { Quota, pinnedChunks, type QuotaLimits, type StoreBreakdown, type EvictPlan, type QuotaEvents } from './quota.js';

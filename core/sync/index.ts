@@ -21,7 +21,7 @@ import { Materializer } from './materialize.js';
 import { answerPairing, requestPairing } from './pairing.js';
 import { RateLimiter } from './rate-limit.js';
 import { fetchIntoStore } from './fetch-chunks.js';
-import { createPlacementView, OnDemand, type PlacementView } from '../placement/index.js';
+import { createPlacementView, OnDemand, Quota, type PlacementView } from '../placement/index.js';
 import { ReplicaFacts } from './replica-facts.js';
 import { PeerSession } from './session.js';
 
@@ -81,6 +81,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /** What this device holds and has room for, told to peers; what peers hold, recorded. */
   readonly replicaFacts: ReplicaFacts;
   readonly onDemand: OnDemand;
+  /** The store's quota at work: eviction on pressure and when the quota is lowered. */
+  readonly quota: Quota;
   private pulling: Promise<void> | undefined;
   private pullTimer: NodeJS.Timeout | undefined;
   private readonly upload: RateLimiter;
@@ -106,6 +108,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
     this.local = new LocalChunks(db, engine.store, folderRoot);
     this.onDemand = new OnDemand(db);
+    this.quota = new Quota(engine, { view: () => this.placement(), announceDropped: (h) => this.announceDropped(h) });
     this.materializer = new Materializer({
       onlineOnly: (folderId, path) => this.onDemand.onlineOnly(folderId, path),
       db, versions: engine.versions, store: engine.store, local: this.local, scanner: engine.scanner, folderRoot,
@@ -265,7 +268,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
    * (best-ranked first). A chunk already held here counts as fetched; each failure says why.
    */
   async fetchChunks(hashes: string[], opts: { signal?: AbortSignal } = {}): Promise<{ fetched: number; failed: { hash: string; reason: string }[] }> {
-    const result = await fetchIntoStore(this.engine, this.local, (h, size) => this.fetcher.get(h, size), hashes, opts.signal);
+    const result = await fetchIntoStore(this.engine, this.local, (h, size) => this.fetcher.get(h, size), hashes, opts.signal, (bytes) => this.quota.makeRoom(bytes));
     if (result.fetched > 0) this.replicaFacts.changed();
     return result;
   }
