@@ -13,6 +13,7 @@ import { APP_VERSION } from '../version.js';
 import { SyncService } from '../sync/index.js';
 import type { Jobs } from '../jobs/index.js';
 import { JobsApi } from './jobs.js';
+import { PlacementApi } from './placement.js';
 import {
   commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
@@ -35,6 +36,7 @@ export class ApiService implements CanopyClient {
   private readonly events = new EventEmitter<{ event: [ApiEvent] }>();
   private readonly handlers: Handlers;
   private readonly jobs: JobsApi;
+  private readonly placement: PlacementApi;
 
   constructor(readonly engine: Engine, private readonly opts: ServiceOptions = {}) {
     this.events.setMaxListeners(0);
@@ -45,6 +47,9 @@ export class ApiService implements CanopyClient {
     });
     engine.on('watch.error', (e) => this.emit({ type: 'watch.error', ...e }));
     this.jobs = new JobsApi(engine, opts.jobs, (e) => this.emit(e));
+    this.placement = new PlacementApi({
+      engine, sync: opts.sync, resolveTarget: (t) => this.resolveTarget(t), entry: (t) => this.ls(t)[0] as FileEntry, emit: (e) => this.emit(e),
+    });
     this.handlers = {
       status: () => this.status(),
       'folder.add': async (p) => {
@@ -96,13 +101,13 @@ export class ApiService implements CanopyClient {
       'file.restore': () => notYet('file.restore'),
       'conflict.resolve': () => notYet('conflict.resolve'),
       gc: () => notYet('gc'),
-      'quota.get': () => notYet('quota.get'),
-      'quota.set': () => notYet('quota.set'),
-      'file.pin': () => notYet('file.pin'),
-      'file.priority': () => notYet('file.priority'),
-      'file.replicas': () => notYet('file.replicas'),
-      'file.open': () => notYet('file.open'),
-      'file.free': () => notYet('file.free'),
+      'quota.get': () => this.placement.quotaGet(),
+      'quota.set': (p) => this.placement.quotaSet(p),
+      'file.pin': (p) => this.placement.pin(p),
+      'file.priority': (p) => this.placement.priority(p),
+      'file.replicas': (p) => this.placement.replicas(p.target),
+      'file.open': (p) => this.placement.open(p.target),
+      'file.free': (p) => this.placement.free(p.target),
       'job.run': (p) => this.jobs.run(p),
       'job.reports': () => this.jobs.reports(),
     };
@@ -249,7 +254,7 @@ export class ApiService implements CanopyClient {
       });
     }
     if (rel !== '' && out.length === 0) throw new CanopyError('NOT_FOUND', `nothing indexed at ${folderId}/${rel}`);
-    return out;
+    return this.placement.decorate(folderId, out);
   }
 
   private log(target: string): VersionInfo[] {

@@ -56,8 +56,11 @@ function healthLines(s: StatusInfo): string[] {
 export function fileList(entries: FileEntry[]): string {
   if (entries.length === 0) return '(empty)';
   return table([
-    ['PATH', 'KIND', 'SIZE', 'HEAD', 'CHUNKS', 'STATE'],
-    ...entries.map((e) => [e.path, e.kind, e.kind === 'file' ? formatSize(e.size) : '-', e.headVersion.slice(0, 12) + (e.heads > 1 ? ` (+${e.heads - 1} branch)` : ''), String(e.chunks), e.localState]),
+    ['PATH', 'KIND', 'SIZE', 'HEAD', 'CHUNKS', 'STATE', 'PRIORITY', 'HERE', 'COPIES'],
+    ...entries.map((e) => [
+      e.path, e.kind, e.kind === 'file' ? formatSize(e.size) : '-', e.headVersion.slice(0, 12) + (e.heads > 1 ? ` (+${e.heads - 1} branch)` : ''), String(e.chunks), e.localState,
+      e.priority + (e.pinned ? ' pinned' : ''), e.local ? 'yes' : 'online-only', e.replicas === null ? '-' : `${e.replicas}/${e.targetReplicas ?? '?'}`,
+    ]),
   ]);
 }
 

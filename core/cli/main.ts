@@ -14,6 +14,7 @@ import { ApiCallError } from '../api/http-client.js';
 import { APP_VERSION } from '../version.js';
 import { withClient } from './client.js';
 import { registerJobCommands } from './job-commands.js';
+import { registerPlacementCommands } from './placement-commands.js';
 import { electronBinary, hasDisplay } from './desktop.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +197,8 @@ export function buildProgram(): Command {
       await withClient(homeOf(cmd), (c) => c.call('sync.resume', {}));
       out('Sync resumed.');
     });
+
+  registerPlacementCommands(program, { homeOf, target });
 
   program.command('testnet')
     .description('run a local DHT bootstrap node (offline LANs, tests) until SIGINT/SIGTERM')

@@ -201,4 +201,14 @@ export const MIGRATIONS: readonly string[] = [
   /* 3: finding a version's children (is it still a head?) without scanning its path's history */ `
   CREATE INDEX version_parents_by_parent ON version_parents(parent_id);
   `,
+  /* 4: placement: files of on-demand folders this device materializes because they were used
+        (opened), and finding a device's replicas (announcements replace a device's rows) */ `
+  CREATE TABLE recent_files (
+    folder_id  TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    used_at    INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+  CREATE INDEX replicas_by_device ON replicas(device_id, verified_at);
+  `,
 ];

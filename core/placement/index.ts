@@ -12,3 +12,6 @@ export { createPlacementView, localFacts, localHoldings, type ChunkPlacement, ty
 export { place, prepareCandidates, scores, topK, type Candidate, type DiversityRule, type PlaceRequest, type PlaceResult, type PreparedCandidates } from './rendezvous.js';
 export { freeForOthers, freeForOwn, parseFacts, trustAllows, weightOf, UNKNOWN_FREE_BYTES, type CapacityFacts } from './facts.js';
 export { coversPath, mostSpecific, PriorityRules, PRIORITY_RANK } from './priorities.js';
+export { OnDemand } from './on-demand.js';
+export { chooseEvictions, evictable, evictionOrder, type EvictCandidate, type EvictChoice } from './evict.js';
+export { Quota, pinnedChunks, type QuotaLimits, type StoreBreakdown, type EvictPlan, type QuotaEvents } from './quota.js';

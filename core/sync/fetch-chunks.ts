@@ -17,6 +17,7 @@ export interface FetchResult {
 
 export async function fetchIntoStore(
   engine: Engine, local: LocalChunks, get: (hash: string, size: number) => Promise<Buffer>, hashes: readonly string[], signal?: AbortSignal,
+  makeRoom?: (bytes: number) => Promise<boolean>,
 ): Promise<FetchResult> {
   const sizeOf = engine.db.prepare('SELECT size FROM version_chunks WHERE chunk = ? LIMIT 1').pluck();
   const out: FetchResult = { fetched: 0, failed: [] };
@@ -29,6 +30,10 @@ export async function fetchIntoStore(
     const size = sizeOf.get(hash) as number | undefined;
     if (size === undefined) return void out.failed.push({ hash, reason: 'no kept version references this chunk' });
     try {
+      // Full: evict what may go (auto_evict) before asking the network; still full: say so.
+      if (engine.store.usage().bytes + size > engine.config.storage.max && !(await makeRoom?.(size))) {
+        return void out.failed.push({ hash, reason: `QUOTA_EXCEEDED: the store is full (${engine.store.usage().bytes} of ${engine.config.storage.max} bytes) and nothing more may be evicted` });
+      }
       const data = await get(hash, size);
       await engine.store.put(hash, data);
       out.fetched++;
