@@ -65,24 +65,33 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
     const victim = storage.map((d) => ({ d, held: storedOnDisk(d.home).size })).sort((a, b) => b.held - a.held)[0]!.d;
     const victimBytes = [...storedOnDisk(victim.home)].reduce((s, h) => s + (chunks.get(h) ?? 0), 0);
     const survivors = devices.filter((d) => d !== victim);
+    const before = new Map(survivors.map((d) => [d, storedOnDisk(d.home)]));
     const lostAt = Date.now();
     victim.daemon?.child.kill('SIGKILL');
     await victim.daemon?.stop(1000);
     victim.daemon = undefined;
     // Nobody asks: once the survivors see the device gone past the grace period, their
-    // schedule runs an audit, which starts the repairs.
-    await poll(() => fewestCopies(chunks, survivors, source) >= 2, 500, 900_000, 'every chunk back to 2 copies');
+    // schedule runs an audit, which starts the repairs (sync's own pass over designated
+    // chunks may take part: the fetcher shares requests, and either way the bytes move once).
+    // Measured on disk: from the first refetched chunk file to the last one needed.
+    let firstNewAt: number | undefined;
+    await poll(() => {
+      if (firstNewAt === undefined && survivors.some((d) => storedOnDisk(d.home).size > (before.get(d)?.size ?? 0))) firstNewAt = Date.now();
+      return fewestCopies(chunks, survivors, source) >= 2;
+    }, 250, 900_000, 'every chunk back to 2 copies');
     const healedAt = Date.now();
+    const repairedBytes = survivors.reduce((sum, d) => {
+      const had = before.get(d) ?? new Set<string>();
+      return sum + [...storedOnDisk(d.home)].filter((h) => !had.has(h)).reduce((s2, h) => s2 + (chunks.get(h) ?? 0), 0);
+    }, 0);
+    const seconds = ((healedAt - (firstNewAt ?? healedAt)) / 1000) || 0.1;
     const reports = await Promise.all(survivors.map(async (d) => (await cliJson<JobReport[]>(d.home, ['jobs'])).find((r) => r.job === 'repair')));
-    const runs = reports.filter((r): r is JobReport => r !== undefined && r.startedAt >= lostAt && (r.counts.repairedBytes ?? 0) > 0);
-    const repairedBytes = runs.reduce((s, r) => s + (r.counts.repairedBytes ?? 0), 0);
-    const seconds = runs.length ? (Math.max(...runs.map((r) => r.finishedAt)) - Math.min(...runs.map((r) => r.startedAt))) / 1000 : 0;
-    const firstStart = runs.length ? Math.min(...runs.map((r) => r.startedAt)) : healedAt;
+    const firstRepair = Math.min(...reports.filter((r) => r && r.startedAt >= lostAt).map((r) => (r as JobReport).startedAt));
     for (const d of survivors) await d.daemon?.stop();
     const rawLast = await rawHyperswarm(testnet.bootstrap);
     const raw = Math.min(rawFirst, rawLast);
     const rawMiBps = RAW_BYTES / MiB / raw;
-    const repairMiBps = seconds > 0 ? repairedBytes / MiB / seconds : 0;
+    const repairMiBps = repairedBytes / MiB / seconds;
     return {
       benchmark: 'repair',
       machine: { cpus: os.availableParallelism(), node: process.version, platform: `${os.platform()} ${os.arch()}`, loadAverage: round(os.loadavg()[0] ?? 0) },
@@ -90,19 +99,20 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
       data: { bytes: DATA_BYTES, chunks: chunks.size },
       lost: { device: victim.name, heldBytes: victimBytes },
       repair: {
-        runs: runs.length, repairedBytes, seconds: round(seconds), mibPerSecond: round(repairMiBps),
-        perDevice: Object.fromEntries(survivors.map((d, i) => {
-          const r = reports[i];
-          return [d.name, r && r.startedAt >= lostAt ? { ...r.counts, seconds: round((r.finishedAt - r.startedAt) / 1000), mibPerSecond: round((r.counts.repairedBytes ?? 0) / MiB / Math.max(0.001, (r.finishedAt - r.startedAt) / 1000)) } : null];
-        })),
-        secondsFromLossToFirstRepair: round((firstStart - lostAt) / 1000),
+        repairedBytes, seconds: round(seconds), mibPerSecond: round(repairMiBps),
+        secondsFromLossToFirstRepairRun: Number.isFinite(firstRepair) ? round((firstRepair - lostAt) / 1000) : null,
         secondsFromLossToHealed: round((healedAt - lostAt) / 1000),
+        repairRuns: Object.fromEntries(survivors.map((d, i) => {
+          const r = reports[i];
+          return [d.name, r && r.startedAt >= lostAt ? { ...r.counts, seconds: round((r.finishedAt - r.startedAt) / 1000) } : null];
+        })),
       },
       raw: { hyperswarmMiBps: round(rawMiBps), hyperswarmSecondsEachRun: [round(rawFirst), round(rawLast)], bytes: RAW_BYTES },
       ratioToRawHyperswarm: round(repairMiBps / rawMiBps),
-      targets: { repairAtLeast70PctOfRawHyperswarm: repairedBytes > 0 && repairMiBps >= 0.7 * rawMiBps },
+      targets: { repairAtLeast70PctOfRawHyperswarm: repairedBytes > 0 && firstNewAt !== undefined && repairMiBps >= 0.7 * rawMiBps },
       notes: {
-        seconds: 'from the first repair run\'s start to the last one\'s end, as their stored reports say (the survivors repair in parallel); secondsFromLossToFirstRepair is the grace period plus noticing the lost connection',
+        seconds: 'on disk: from the first chunk file refetched on a survivor to the moment every chunk is back to 2 copies; repairedBytes are the chunk files new on the survivors (they repair in parallel)',
+        secondsFromLossToFirstRepairRun: 'the grace period plus the time sync takes to notice the lost connection',
         raw: 'a bare Hyperswarm stream between two processes on the same testnet, before and after; the faster run is the ceiling',
         logs: `daemon logs in ${base}`,
       },
