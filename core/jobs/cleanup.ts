@@ -13,11 +13,13 @@
  * chunk (live, not designated), only the `holders - factor` with the least free space drop
  * theirs, so copies stay where room is plentiful. Of what this device may drop, the
  * retained overhead (a fraction of those bytes) is kept, the most recently used first.
- * Working-copy files are never touched: a chunk a local file still holds is not dropped.
+ * Working-copy files are never touched: a chunk a local file still holds is not dropped,
+ * nor a chunk of a path this device pins.
  */
 import { checkAborted, requirePlacement, requireSync, type JobContext, type JobOutcome } from './context.js';
 import type { ChunkPlacement } from './seam.js';
 import { deviceCapacity } from './capacity.js';
+import { pinnedChunks } from '../placement/index.js';
 
 export interface CleanupInput {
   localId: string;
@@ -164,14 +166,15 @@ async function confirmed(ctx: JobContext, d: CleanupDrop): Promise<boolean> {
   return yes >= d.minimum;
 }
 
-/** The chunks this device holds only in its chunk store (a working-copy file holding one keeps it). */
+/** The chunks this device holds only in its chunk store and does not pin (a working-copy file holding one keeps it too). */
 function storedChunks(ctx: JobContext, all: Iterable<ChunkPlacement>): StoredChunk[] {
+  const pinned = pinnedChunks(ctx.engine);
   const access = new Map((ctx.engine.db.prepare('SELECT hash, last_access FROM stored_chunks WHERE quarantined = 0').all() as { hash: string; last_access: number }[])
     .map((r) => [r.hash, r.last_access]));
   const out: StoredChunk[] = [];
   for (const p of all) {
     const lastAccess = access.get(p.hash);
-    if (lastAccess === undefined || ctx.workingCopyHolds(p.hash)) continue;
+    if (lastAccess === undefined || pinned.has(p.hash) || ctx.workingCopyHolds(p.hash)) continue;
     out.push({ ...p, lastAccess });
   }
   return out;

@@ -161,6 +161,48 @@ describe('scrub', () => {
   });
 });
 
+describe('cleanup', () => {
+  it('drops surplus copies once the designated holders prove they hold them, announces the drops, and keeps what it cannot confirm', async () => {
+    const chunks = await storeChunks(3, 'cl');
+    const me = engine.identity.deviceId;
+    const view = viewOf(chunks.map((c) => ({ hash: c.hash, size: c.data.length, priority: 'normal' as const, factor: 2, minimum: 2, designated: ['x', 'y'], holders: [me, 'x', 'y'], shortfall: 0 })), [me, 'x', 'y']);
+    const sync = fakeSync(new Map());
+    const unprovable = chunks[1]!.hash;
+    const asked: string[] = [];
+    sync.confirmHolder = async (device, hash) => {
+      asked.push(`${device}:${hash}`);
+      return !(device === 'y' && hash === unprovable);
+    };
+    const jobs = new Jobs(engine, { placement: () => view, sync });
+    const dry = await jobs.run('cleanup', { dryRun: true });
+    expect(dry.counts).toMatchObject({ wouldDrop: 3, dropped: 0 });
+    expect(asked).toEqual([]);
+    const report = await jobs.run('cleanup');
+    expect(report.counts).toMatchObject({ wouldDrop: 3, dropped: 2, unconfirmed: 1 });
+    expect(engine.store.has(unprovable)).toBe(true);
+    for (const c of chunks) if (c.hash !== unprovable) expect(engine.store.has(c.hash)).toBe(false);
+    expect(sync.dropped.sort()).toEqual(chunks.map((c) => c.hash).filter((h) => h !== unprovable).sort());
+    // Both designated holders were asked about each dropped chunk.
+    for (const c of chunks) if (c.hash !== unprovable) expect(asked).toEqual(expect.arrayContaining([`x:${c.hash}`, `y:${c.hash}`]));
+  });
+
+  it('never drops a chunk this device is designated for, nor one a working-copy file holds', async () => {
+    const folder = path.join(dir, 'files');
+    writeSeededFile(path.join(folder, 'a.bin'), 600_000, 'cl-wc');
+    engine.folders.add({ path: folder, id: 'docs' });
+    await engine.scan('docs');
+    const wcHash = engine.db.prepare('SELECT chunk FROM version_chunks LIMIT 1').pluck().get() as string;
+    await engine.store.put(wcHash, fs.readFileSync(path.join(folder, 'a.bin')).subarray(0, engine.db.prepare('SELECT size FROM version_chunks WHERE chunk = ?').pluck().get(wcHash) as number));
+    const [mine] = await storeChunks(1, 'cl-d');
+    const me = engine.identity.deviceId;
+    const placement = (hash: string, size: number, designated: string[]) => ({ hash, size, priority: 'normal' as const, factor: 2, minimum: 2, designated, holders: [me, 'x', 'y'], shortfall: 0 });
+    const view = viewOf([placement(wcHash, 1, ['x', 'y']), placement(mine!.hash, mine!.data.length, [me, 'x'])], [me, 'x', 'y']);
+    const report = await new Jobs(engine, { placement: () => view, sync: fakeSync(new Map()) }).run('cleanup');
+    expect(report.counts).toMatchObject({ candidates: 0, dropped: 0 });
+    expect(engine.store.has(wcHash) && engine.store.has(mine!.hash)).toBe(true);
+  });
+});
+
 describe('job runner', () => {
   it('runs one scrub at a time: a second ask joins the running one', async () => {
     await storeChunks(4);
