@@ -41,6 +41,8 @@ export class JobScheduler {
   private offlineTimer: NodeJS.Timeout | undefined;
   /** Devices whose going past the grace period has already triggered an audit. */
   private readonly noticed = new Set<string>();
+  private readonly inFlight = new Set<RunnableJob>();
+  private readonly again = new Set<RunnableJob>();
   private stopped = false;
   private startedAt = 0;
 
@@ -91,12 +93,22 @@ export class JobScheduler {
   }
 
   private async runLogged(job: RunnableJob): Promise<void> {
+    // Already running: it may have started before what asks now (an audit that found more to
+    // repair), so one more run follows it, however many ask meanwhile.
+    if (this.inFlight.has(job)) {
+      this.again.add(job);
+      return;
+    }
+    this.inFlight.add(job);
     try {
       const report = await this.deps.runner.run(job);
       if (!report.ok || report.job !== 'scrub' || (report.counts.corrupt ?? 0) + (report.counts.missing ?? 0) > 0) this.deps.log(`${job}: ${report.message}`);
       if (job === 'audit' && !report.dryRun && (report.counts.repairQueue ?? 0) > 0) this.trigger('repair', `audit found ${report.counts.repairQueue} chunks to fetch`);
     } catch (err) {
       if (!this.deps.runner.stopped) this.deps.log(`${job} could not run: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.inFlight.delete(job);
+      if (this.again.delete(job) && !this.stopped) void this.runLogged(job);
     }
   }
 
