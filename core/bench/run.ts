@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchPlacement } from './placement.js';
 import { benchScan } from './scan.js';
 import { benchSync } from './sync.js';
 import { REPO_ROOT } from './procs.js';
@@ -13,6 +14,7 @@ import { REPO_ROOT } from './procs.js';
 const BENCHMARKS: Record<string, (workDir: string) => Promise<Record<string, unknown>>> = {
   scan: benchScan,
   sync: benchSync,
+  placement: benchPlacement,
 };
 
 async function main(): Promise<void> {
