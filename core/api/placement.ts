@@ -11,6 +11,7 @@ import {
   coversPath, createPlacementView, OnDemand, PriorityRules, Quota, type ChunkPlacement, type PlacementView, type QuotaLimits,
 } from '../placement/index.js';
 import { LocalChunks } from '../sync/local-chunks.js';
+import { applyPriorityOverride } from '../log/ingest.js';
 import type { SyncService } from '../sync/index.js';
 import type { ApiEvent, FileEntry, Params, PinInfo, PlacementHealth, PriorityInfo, QuotaChange, QuotaInfo, ReplicaInfo } from './types.js';
 
@@ -75,9 +76,15 @@ export class PlacementApi {
 
   priority(p: Params<'file.priority'>): PriorityInfo {
     const { folderId, rel } = this.requirePath(p.target);
-    const db = this.deps.engine.db;
-    if (p.priority === null) db.prepare('DELETE FROM path_priorities WHERE folder_id = ? AND path = ?').run(folderId, rel);
-    else db.prepare('INSERT INTO path_priorities (folder_id, path, priority) VALUES (?, ?, ?) ON CONFLICT (folder_id, path) DO UPDATE SET priority = excluded.priority').run(folderId, rel, p.priority);
+    const { engine } = this.deps;
+    const db = engine.db;
+    // A signed log entry, so every device places this path alike.
+    db.transaction(() => {
+      const createdAt = Date.now();
+      const author = engine.identity.deviceId;
+      engine.log.append('priority', (seq) => ({ t: 'priority', folder: folderId, path: rel, priority: p.priority, author, seq, createdAt }));
+      applyPriorityOverride(db, { folder: folderId, path: rel, priority: p.priority, author, createdAt });
+    })();
     const rules = new PriorityRules(db);
     return { folderId, path: rel, priority: rules.effective(folderId, rel, this.deps.engine.config.replication.defaultPriority), inherited: rules.override(folderId, rel) === undefined };
   }

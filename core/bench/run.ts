@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchPlacement } from './placement.js';
 import { benchScan } from './scan.js';
 import { benchSync } from './sync.js';
 import { benchRepair } from './repair.js';
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, (workDir: string) => Promise<Record<string, unk
   scan: benchScan,
   sync: benchSync,
   repair: benchRepair,
+  placement: benchPlacement,
 };
 
 async function main(): Promise<void> {

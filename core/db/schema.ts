@@ -211,4 +211,9 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX replicas_by_device ON replicas(device_id, verified_at);
   `,
+  /* 5: priority overrides travel in the signed log (placement must agree on every device):
+        last writer wins by (set_at, set_by); 'inherit' marks a cleared override */ `
+  ALTER TABLE path_priorities ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE path_priorities ADD COLUMN set_by TEXT NOT NULL DEFAULT '';
+  `,
 ];

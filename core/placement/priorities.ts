@@ -30,7 +30,8 @@ export class PriorityRules {
     for (const f of db.prepare('SELECT id, data_class, priority FROM folders').all() as { id: string; data_class: DataClass; priority: Priority }[]) {
       this.folders.set(f.id, { dataClass: f.data_class, priority: f.priority });
     }
-    for (const o of db.prepare('SELECT folder_id, path, priority FROM path_priorities').all() as { folder_id: string; path: string; priority: Priority }[]) {
+    // 'inherit' rows are cleared overrides (kept so an older entry cannot bring them back).
+    for (const o of db.prepare("SELECT folder_id, path, priority FROM path_priorities WHERE priority != 'inherit'").all() as { folder_id: string; path: string; priority: Priority }[]) {
       push(this.overrides, o.folder_id, { path: o.path, priority: o.priority });
     }
     for (const p of db.prepare('SELECT folder_id, path FROM pins').all() as { folder_id: string; path: string }[]) {

@@ -74,9 +74,14 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
+const HEX16 = /^[0-9a-f]{16}/;
+/** Scratch space for the top scores (placement is synchronous, so one set is enough). */
+let scratchIdx = new Int32Array(16);
+let scratchScores = new Float64Array(16);
+
 /** The chunk's first 64 bits (it is a hex BLAKE3 hash; other names are hashed first). */
 export function chunkKey(hash: string): [number, number] {
-  if (/^[0-9a-f]{16}/.test(hash)) return [parseInt(hash.slice(0, 8), 16) >>> 0, parseInt(hash.slice(8, 16), 16) >>> 0];
+  if (HEX16.test(hash)) return [parseInt(hash.slice(0, 8), 16) >>> 0, parseInt(hash.slice(8, 16), 16) >>> 0];
   const d = createHash('sha256').update(hash).digest();
   return [d.readUInt32BE(0), d.readUInt32BE(4)];
 }
@@ -102,21 +107,24 @@ export function scores(hash: string, p: PreparedCandidates): Float64Array {
  */
 export function place(req: PlaceRequest, p: PreparedCandidates): PlaceResult {
   const factor = Math.max(0, Math.floor(req.factor));
-  const n = p.list.length;
-  const s = scores(req.hash, p);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (s[b] as number) - (s[a] as number) || a - b);
-  const chosen: number[] = [];
   const ownerIdx = req.ownerFirst && req.owner ? p.index.get(req.owner) : undefined;
+  const chosen: number[] = [];
   if (ownerIdx !== undefined && factor > 0) chosen.push(ownerIdx);
-  const rest = order.filter((i) => i !== ownerIdx);
   const rules = req.diversity ?? [];
-  if (rules.length === 0) {
-    for (const i of rest) {
-      if (chosen.length >= factor) break;
-      chosen.push(i);
-    }
-  } else {
-    walkWithDiversity(chosen, rest, factor, rules, p);
+  // The common case, kept cheap: only the top factor(+1) scores are looked at; with rules,
+  // the full walk runs only when those top scores do not already satisfy them.
+  const k = Math.min(p.list.length, factor + 1);
+  if (scratchIdx.length < k) {
+    scratchIdx = new Int32Array(k);
+    scratchScores = new Float64Array(k);
+  }
+  const len = topK(req.hash, k, p, scratchIdx, scratchScores);
+  for (let j = 0; j < len && chosen.length < factor; j++) if (scratchIdx[j] !== ownerIdx) chosen.push(scratchIdx[j] as number);
+  if (rules.length > 0 && !diversityMet(chosen, factor, rules, p)) {
+    chosen.length = ownerIdx !== undefined && factor > 0 ? 1 : 0;
+    const s = scores(req.hash, p);
+    const order = Array.from({ length: p.list.length }, (_, i) => i).sort((a, b) => (s[b] as number) - (s[a] as number) || a - b);
+    walkWithDiversity(chosen, order.filter((i) => i !== ownerIdx), factor, rules, p);
   }
   const designated = chosen.map((i) => (p.list[i] as Candidate).id);
   return { designated, shortfall: Math.max(0, factor - designated.length) };
@@ -144,6 +152,11 @@ function walkWithDiversity(chosen: number[], order: readonly number[], factor: n
     if (chosen.length >= factor) break;
     chosen.push(i);
   }
+}
+
+/** Whether `set` spans, for every rule, min(minDistinct, factor) distinct values (enough whatever else is available). */
+function diversityMet(set: readonly number[], factor: number, rules: readonly DiversityRule[], p: PreparedCandidates): boolean {
+  return rules.every((r) => distinctValues(set, r.label, (i, l) => (p.list[i] as Candidate).labels[l]).size >= Math.min(r.minDistinct, factor));
 }
 
 function distinctValues(set: readonly number[], label: string, labelOf: (i: number, label: string) => string | undefined): Set<string> {
