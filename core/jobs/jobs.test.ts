@@ -212,6 +212,13 @@ describe('job runner', () => {
     expect(engine.db.prepare("SELECT count(*) FROM job_runs WHERE job = 'scrub'").pluck().get()).toBe(1);
   });
 
+  it('keeps the last 200 runs of each job', async () => {
+    const jobs = new Jobs(engine);
+    for (let i = 0; i < 205; i++) await jobs.run('scrub', { dryRun: i % 2 === 0 });
+    expect(engine.db.prepare("SELECT count(*) FROM job_runs WHERE job = 'scrub'").pluck().get()).toBe(200);
+    expect(jobs.latestReports()).toEqual([expect.objectContaining({ job: 'scrub', dryRun: true })]);
+  });
+
   it('stop cancels a running job, and its stored report says so', async () => {
     await storeChunks(5);
     engine.config.jobs.scrubRate = 10_000; // ~1 s per chunk: still running when stopped

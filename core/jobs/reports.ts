@@ -7,6 +7,9 @@
 import type { Db } from '../db/index.js';
 import type { JobName, JobReport, PlacementHealth } from '../api/types.js';
 
+/** Runs kept per job: enough history to look back on, without a table that grows forever (repair runs every 10 minutes). */
+const KEEP_RUNS = 200;
+
 export type RunStatus = 'running' | 'ok' | 'failed' | 'cancelled' | 'interrupted';
 
 interface Row { job: string; started_at: number; finished_at: number | null; status: RunStatus; report: string | null }
@@ -21,6 +24,7 @@ export class JobReports {
       latest: db.prepare(`SELECT job, started_at, finished_at, status, report FROM job_runs r
         WHERE id = (SELECT max(id) FROM job_runs r2 WHERE r2.job = r.job AND r2.status != 'running') ORDER BY job`),
       latestHealth: db.prepare(`SELECT report FROM job_runs WHERE job = 'audit' AND status = 'ok' AND report LIKE '%"health"%' ORDER BY id DESC LIMIT 1`).pluck(),
+      prune: db.prepare(`DELETE FROM job_runs WHERE job = ? AND id <= (SELECT id FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 1 OFFSET ${KEEP_RUNS})`),
       lastFinished: db.prepare("SELECT max(finished_at) FROM job_runs WHERE job = ? AND status IN ('ok', 'failed')").pluck(),
     };
     // Runs left `running` by a process that died were interrupted, not still going.
@@ -33,6 +37,7 @@ export class JobReports {
 
   finish(id: number, status: RunStatus, report: JobReport): void {
     this.stmt.finish.run(report.finishedAt, status, JSON.stringify(report), id);
+    this.stmt.prune.run(report.job, report.job);
   }
 
   /** The last finished run of each job, newest report per job. */
