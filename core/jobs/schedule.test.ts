@@ -71,6 +71,15 @@ describe('job schedule', () => {
     expect(runs.audit + runs.repair + runs.cleanup).toBe(0);
   });
 
+  it('an audit asked for by hand queues its repairs too', async () => {
+    const runs = setup({ config: config(), offline: () => [], jobs: { audit: async () => ({ counts: { repairQueue: 2 }, message: '' }) } });
+    await runner?.run('audit');
+    await waitFor(() => runs.repair === 1, 'the repair the audit queued', 10_000);
+    await runner?.run('audit', { dryRun: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs.repair).toBe(1); // a dry run queues nothing
+  });
+
   it('asked again while running (an audit found more to repair), a job runs once more afterwards', async () => {
     let release: () => void = () => undefined;
     let audits = 0;

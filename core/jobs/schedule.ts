@@ -1,9 +1,10 @@
 /**
  * When jobs run by themselves in a daemon: each on its configured interval (counted from
  * its last finished run, so a restart does not rerun everything at once), the audit also
- * when a device has been offline longer than the grace period, and repair right after an
- * audit that found chunks this device should fetch.
+ * when a device has been offline longer than the grace period, and repair right after any
+ * audit (scheduled or asked for) that found chunks this device should fetch.
  */
+import type { JobReport } from '../api/types.js';
 import type { JobsConfig } from '../config/schema.js';
 import type { RunnableJob } from './context.js';
 import type { JobRunner } from './runner.js';
@@ -67,10 +68,19 @@ export class JobScheduler {
     const every = Math.min(OFFLINE_CHECK_MAX_MS, Math.max(OFFLINE_CHECK_MIN_MS, config.offlineGrace / 4));
     this.offlineTimer = setInterval(() => this.checkOffline(), every);
     this.offlineTimer.unref();
+    this.deps.runner.on('report', this.queueRepairs);
   }
+
+  /** Every audit (scheduled or asked for) queues the repairs it found. */
+  private readonly queueRepairs = (report: JobReport): void => {
+    if (report.job === 'audit' && report.ok && !report.dryRun && (report.counts.repairQueue ?? 0) > 0) {
+      this.trigger('repair', `audit found ${report.counts.repairQueue} chunks to fetch`);
+    }
+  };
 
   stop(): void {
     this.stopped = true;
+    this.deps.runner.off('report', this.queueRepairs);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     clearInterval(this.offlineTimer);
@@ -103,7 +113,6 @@ export class JobScheduler {
     try {
       const report = await this.deps.runner.run(job);
       if (!report.ok || report.job !== 'scrub' || (report.counts.corrupt ?? 0) + (report.counts.missing ?? 0) > 0) this.deps.log(`${job}: ${report.message}`);
-      if (job === 'audit' && !report.dryRun && (report.counts.repairQueue ?? 0) > 0) this.trigger('repair', `audit found ${report.counts.repairQueue} chunks to fetch`);
     } catch (err) {
       if (!this.deps.runner.stopped) this.deps.log(`${job} could not run: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
