@@ -12,6 +12,9 @@ import type { Folder } from '../folders/index.js';
 import { APP_VERSION } from '../version.js';
 import { SyncService } from '../sync/index.js';
 import { VersionCommands } from './versions.js';
+import type { Jobs } from '../jobs/index.js';
+import { JobsApi } from './jobs.js';
+import { PlacementApi } from './placement.js';
 import {
   commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
@@ -26,12 +29,16 @@ export interface ServiceOptions {
   watch?: boolean;
   /** The running sync (daemon and desktop); absent for one-shot CLI runs. */
   sync?: SyncService | undefined;
+  /** The host's scheduled jobs; a one-shot CLI run gets its own, without sync. */
+  jobs?: Jobs | undefined;
 }
 
 export class ApiService implements CanopyClient {
   private readonly events = new EventEmitter<{ event: [ApiEvent] }>();
   private readonly handlers: Handlers;
   private readonly versionCommands: VersionCommands;
+  private readonly jobs: JobsApi;
+  private readonly placement: PlacementApi;
 
   constructor(readonly engine: Engine, private readonly opts: ServiceOptions = {}) {
     this.events.setMaxListeners(0);
@@ -42,6 +49,10 @@ export class ApiService implements CanopyClient {
     });
     engine.on('watch.error', (e) => this.emit({ type: 'watch.error', ...e }));
     this.versionCommands = new VersionCommands({ engine, sync: opts.sync, resolveTarget: (t) => this.resolveTarget(t), emit: (e) => this.emit(e) });
+    this.jobs = new JobsApi(engine, opts.jobs, (e) => this.emit(e));
+    this.placement = new PlacementApi({
+      engine, sync: opts.sync, resolveTarget: (t) => this.resolveTarget(t), entry: (t) => this.ls(t)[0] as FileEntry, emit: (e) => this.emit(e),
+    });
     this.handlers = {
       status: () => this.status(),
       'folder.add': async (p) => {
@@ -89,20 +100,19 @@ export class ApiService implements CanopyClient {
         return this.devices().find((x) => x.id === d.id) as DeviceInfo;
       },
       conflicts: (p) => this.conflicts(p.folder),
-      // Agreed in types.ts, built by the versions and placement work: until then they say so.
       'file.cat': (p) => this.versionCommands.cat(p),
       'file.restore': (p) => this.versionCommands.restore(p),
       'conflict.resolve': (p) => this.versionCommands.resolve(p),
       gc: (p) => this.versionCommands.gc(p),
-      'quota.get': () => notYet('quota.get'),
-      'quota.set': () => notYet('quota.set'),
-      'file.pin': () => notYet('file.pin'),
-      'file.priority': () => notYet('file.priority'),
-      'file.replicas': () => notYet('file.replicas'),
-      'file.open': () => notYet('file.open'),
-      'file.free': () => notYet('file.free'),
-      'job.run': () => notYet('job.run'),
-      'job.reports': () => notYet('job.reports'),
+      'quota.get': () => this.placement.quotaGet(),
+      'quota.set': (p) => this.placement.quotaSet(p),
+      'file.pin': (p) => this.placement.pin(p),
+      'file.priority': (p) => this.placement.priority(p),
+      'file.replicas': (p) => this.placement.replicas(p.target),
+      'file.open': (p) => this.placement.open(p.target),
+      'file.free': (p) => this.placement.free(p.target),
+      'job.run': (p) => this.jobs.run(p),
+      'job.reports': () => this.jobs.reports(),
     };
     const sync = opts.sync;
     if (sync) {
@@ -149,7 +159,7 @@ export class ApiService implements CanopyClient {
       versions: e.db.prepare('SELECT count(*) FROM versions').pluck().get() as number,
       logSeq: e.log.nextSeq() - 1,
       sync: this.opts.sync?.status() ?? null,
-      health: null,
+      health: this.jobs.health(),
     };
   }
 
@@ -248,7 +258,7 @@ export class ApiService implements CanopyClient {
       });
     }
     if (rel !== '' && out.length === 0) throw new CanopyError('NOT_FOUND', `nothing indexed at ${folderId}/${rel}`);
-    return out;
+    return this.placement.decorate(folderId, out);
   }
 
   private log(target: string): VersionInfo[] {
@@ -264,10 +274,6 @@ export class ApiService implements CanopyClient {
       isHead: heads.has(v.id), target: v.target,
     }));
   }
-}
-
-function notYet(command: string): never {
-  throw new CanopyError('NOT_IMPLEMENTED', `${command} is not available in this build yet`);
 }
 
 function realpathLoose(p: string): string {

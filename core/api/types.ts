@@ -316,6 +316,8 @@ export interface JobReport {
   /** Job-specific counts (e.g. underReplicated, repaired, corrupt, healed, dropped). */
   counts: Record<string, number>;
   message: string;
+  /** The audit's health figures (what `status.health` shows). */
+  health?: PlacementHealth;
 }
 
 export interface ConflictInfo {

@@ -6,13 +6,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchPlacement } from './placement.js';
 import { benchScan } from './scan.js';
 import { benchSync } from './sync.js';
+import { benchRepair } from './repair.js';
 import { REPO_ROOT } from './procs.js';
 
 const BENCHMARKS: Record<string, (workDir: string) => Promise<Record<string, unknown>>> = {
   scan: benchScan,
   sync: benchSync,
+  repair: benchRepair,
+  placement: benchPlacement,
 };
 
 async function main(): Promise<void> {

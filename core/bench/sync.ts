@@ -35,7 +35,7 @@ const SMALL_FILES = 10_000;
 const SMALL_SIZE = 4096;
 const SMALL_DIRS = 100;
 const LATENCY_EDITS = 20;
-const RAW_BYTES = GiB;
+export const RAW_BYTES = GiB;
 const FOLDER_ID = 'bench';
 /** The established peer tool's times on this machine for the same data (seconds). */
 const PEER_TOOL = { largeFileSeconds: 15, smallFilesSeconds: 12.6, insertionSeconds: 51 };
@@ -389,7 +389,8 @@ function firstLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<
   });
 }
 
-function rawHyperswarm(bootstrap: string): Promise<number> {
+/** Seconds for RAW_BYTES over a bare Hyperswarm stream between two processes (the repair bench measures against it too). */
+export function rawHyperswarm(bootstrap: string): Promise<number> {
   const topic = createHash('sha256').update(`canopy-bench-raw-${randomBytes(8).toString('hex')}`).digest('hex');
   return rawPair(['hs-recv', bootstrap, topic, String(RAW_BYTES)], () => ['hs-send', bootstrap, topic, String(RAW_BYTES)]);
 }

@@ -36,16 +36,31 @@ export function status(s: StatusInfo): string {
     `Store    ${s.store.chunks} chunks, ${formatSize(s.store.bytes)} of ${formatSize(s.store.maxBytes)}; disk free ${formatSize(s.store.diskFreeBytes)}${s.store.quarantined ? `; ${s.store.quarantined} quarantined` : ''}`,
     `History  ${s.versions} versions, log at seq ${s.logSeq}`,
     ...syncLines(s),
+    ...healthLines(s),
     '',
     folderList(s.folders),
   ].join('\n');
 }
 
+/** The last audit's figures (`canopy audit` or the schedule), when one has run. */
+function healthLines(s: StatusInfo): string[] {
+  const h = s.health;
+  if (!h) return [];
+  const full = h.devices.filter((d) => d.full).map((d) => d.name);
+  return [
+    `Health   ${h.chunks} chunks: ${h.underReplicated} under-replicated, ${h.overReplicated} over, ${h.misplaced} misplaced, ${h.shortfall} short of devices; ` +
+      `repair queue ${h.repairQueue} (audit ${new Date(h.computedAt).toISOString()})${full.length ? `; full: ${full.join(', ')}` : ''}`,
+  ];
+}
+
 export function fileList(entries: FileEntry[]): string {
   if (entries.length === 0) return '(empty)';
   return table([
-    ['PATH', 'KIND', 'SIZE', 'HEAD', 'CHUNKS', 'STATE'],
-    ...entries.map((e) => [e.path, e.kind, e.kind === 'file' ? formatSize(e.size) : '-', e.headVersion.slice(0, 12) + (e.heads > 1 ? ` (+${e.heads - 1} branch)` : ''), String(e.chunks), e.localState]),
+    ['PATH', 'KIND', 'SIZE', 'HEAD', 'CHUNKS', 'STATE', 'PRIORITY', 'HERE', 'COPIES'],
+    ...entries.map((e) => [
+      e.path, e.kind, e.kind === 'file' ? formatSize(e.size) : '-', e.headVersion.slice(0, 12) + (e.heads > 1 ? ` (+${e.heads - 1} branch)` : ''), String(e.chunks), e.localState,
+      e.priority + (e.pinned ? ' pinned' : ''), e.local ? 'yes' : 'online-only', e.replicas === null ? '-' : `${e.replicas}/${e.targetReplicas ?? '?'}`,
+    ]),
   ]);
 }
 

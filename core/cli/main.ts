@@ -14,6 +14,8 @@ import { ApiCallError } from '../api/http-client.js';
 import { APP_VERSION } from '../version.js';
 import { withClient } from './client.js';
 import { registerVersionCommands } from './version-commands.js';
+import { registerJobCommands } from './job-commands.js';
+import { registerPlacementCommands } from './placement-commands.js';
 import { electronBinary, hasDisplay } from './desktop.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +199,8 @@ export function buildProgram(): Command {
       out('Sync resumed.');
     });
 
+  registerPlacementCommands(program, { homeOf, target });
+
   program.command('testnet')
     .description('run a local DHT bootstrap node (offline LANs, tests) until SIGINT/SIGTERM')
     .option('--port <port>', 'UDP port of the first node', (v) => Number.parseInt(v, 10), 49737)
@@ -248,6 +252,7 @@ export function buildProgram(): Command {
     });
 
   registerVersionCommands(program, { homeOf, target });
+  registerJobCommands(program, homeOf);
   acceptHomeAfterSubcommands(program);
   return program;
 }

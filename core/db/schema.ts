@@ -211,4 +211,19 @@ export const MIGRATIONS: readonly string[] = [
   -- Confirming an origin's versions up to a seq is one range per (author, state).
   CREATE INDEX versions_by_author_state ON versions(author, state, origin_seq);
   `,
+  /* 5: placement: files of on-demand folders this device materializes because they were used
+        (opened), and finding a device's replicas (announcements replace a device's rows) */ `
+  CREATE TABLE recent_files (
+    folder_id  TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    used_at    INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+  CREATE INDEX replicas_by_device ON replicas(device_id, verified_at);
+  `,
+  /* 6: priority overrides travel in the signed log (placement must agree on every device):
+        last writer wins by (set_at, set_by); 'inherit' marks a cleared override */ `
+  ALTER TABLE path_priorities ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE path_priorities ADD COLUMN set_by TEXT NOT NULL DEFAULT '';
+  `,
 ];

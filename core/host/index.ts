@@ -6,6 +6,8 @@
 import { Engine } from '../engine/index.js';
 import { ApiService } from '../api/service.js';
 import { SyncService } from '../sync/index.js';
+import { Jobs } from '../jobs/index.js';
+import { createPlacementView } from '../placement/index.js';
 
 export interface HostOptions {
   /** DHT bootstrap nodes ("host:port"), replacing the config's for this run. */
@@ -19,6 +21,7 @@ export interface DeviceHost {
   engine: Engine;
   sync: SyncService;
   api: ApiService;
+  jobs: Jobs;
   /** Resolves once the first full scan of every folder has finished. */
   initialScan: Promise<void>;
   stop(): Promise<void>;
@@ -29,7 +32,9 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
   const engine = Engine.open(home, 'daemon');
   if (opts.bootstrap?.length) engine.config.network.bootstrap = opts.bootstrap;
   const sync = new SyncService(engine);
-  const api = new ApiService(engine, { daemon: opts.daemon, watch: true, sync });
+  const connected = () => sync.status().peers.map((p) => p.deviceId);
+  const jobs = new Jobs(engine, { placement: () => createPlacementView(engine, { online: connected }), sync, log: (line) => log(`jobs: ${line}`) });
+  const api = new ApiService(engine, { daemon: opts.daemon, watch: true, sync, jobs });
   sync.on('log', (line) => log(line));
   sync.on('peer', (p) => log(`device ${p.name} (${p.deviceId.slice(0, 8)}) ${p.online ? 'online' : 'offline'}`));
   sync.on('conflict', (c) => log(`conflict in ${c.folderId}: ${c.path} has ${c.heads} heads`));
@@ -43,6 +48,7 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
 
   engine.startWatching();
   sync.start();
+  jobs.startSchedule(() => new Set(connected()));
   const initialScan = engine.scan().then(() => undefined, (err: unknown) => log(`initial scan failed: ${describe(err)}`));
   // Watchers can miss events (overflowing queues, sleeping laptops): a periodic full scan
   // is cheap thanks to the fast path and catches whatever they missed.
@@ -56,12 +62,13 @@ export function hostDevice(home: string, opts: HostOptions): DeviceHost {
 
   let stopping: Promise<void> | undefined;
   return {
-    engine, sync, api, initialScan,
+    engine, sync, api, jobs, initialScan,
     stop() {
       stopping ??= (async () => {
         clearInterval(rescan);
         clearInterval(gc);
         await initialScan.catch(() => undefined);
+        await jobs.stop();
         await sync.stop();
         await engine.close();
       })();

@@ -11,7 +11,7 @@ import type { Db } from '../db/index.js';
 import { sign, type Identity } from '../identity/index.js';
 import { canonicalBytes, type Json } from './canonical.js';
 
-export type LogEntryKind = 'versions' | 'folder' | 'device' | 'ack';
+export type LogEntryKind = 'versions' | 'folder' | 'device' | 'ack' | 'priority';
 
 export interface AppendedEntry {
   origin: string;

@@ -48,7 +48,7 @@ export const ENTRY_LIMITS = {
   labelChars: 255,
 } as const;
 
-export const LOG_ENTRY_KINDS = ['versions', 'folder', 'device', 'ack'] as const;
+export const LOG_ENTRY_KINDS = ['versions', 'folder', 'device', 'ack', 'priority'] as const;
 export const DEVICE_OPS = ['add', 'update', 'remove'] as const;
 export type DeviceOp = (typeof DEVICE_OPS)[number];
 
@@ -137,13 +137,23 @@ export const ackEntrySchema = z.object({
   vector: keyedRecord('a log vector keyed by device id', isDeviceId, count, ENTRY_LIMITS.vectorEntries),
 });
 
-export const entryBodySchema = z.discriminatedUnion('t', [versionsEntrySchema, folderEntrySchema, deviceEntrySchema, ackEntrySchema]);
+/** A path's priority override (placement must be the same on every device); null goes back to inheriting. */
+export const priorityEntrySchema = z.object({
+  t: z.literal('priority'),
+  folder: folderId,
+  path: z.string().max(ENTRY_LIMITS.pathChars),
+  priority: z.enum(PRIORITIES).nullable(),
+  ...entryHeader,
+});
+
+export const entryBodySchema = z.discriminatedUnion('t', [versionsEntrySchema, folderEntrySchema, deviceEntrySchema, ackEntrySchema, priorityEntrySchema]);
 
 export type RemoteVersion = z.infer<typeof remoteVersionSchema>;
 export type VersionsEntryBody = z.infer<typeof versionsEntrySchema>;
 export type FolderEntryBody = z.infer<typeof folderEntrySchema>;
 export type DeviceEntryBody = z.infer<typeof deviceEntrySchema>;
 export type AckEntryBody = z.infer<typeof ackEntrySchema>;
+export type PriorityEntryBody = z.infer<typeof priorityEntrySchema>;
 export type EntryBody = z.infer<typeof entryBodySchema>;
 
 /** What the version model does as entries land (core/versions/confirm.ts implements it). */
@@ -170,7 +180,8 @@ export type ParsedEntry =
   | { kind: 'versions'; body: VersionsEntryBody; /** Recomputed ids, one per `body.versions[i]`. */ versionIds: string[] }
   | { kind: 'folder'; body: FolderEntryBody }
   | { kind: 'device'; body: DeviceEntryBody }
-  | { kind: 'ack'; body: AckEntryBody };
+  | { kind: 'ack'; body: AckEntryBody }
+  | { kind: 'priority'; body: PriorityEntryBody };
 
 export type ParseResult = { ok: true; entry: ParsedEntry } | { ok: false; reason: string };
 
@@ -226,6 +237,8 @@ export function parseEntry(entry: RemoteEntry): ParseResult {
       return { ok: true, entry: { kind: 'device', body: parsed } };
     case 'ack':
       return { ok: true, entry: { kind: 'ack', body: parsed } };
+    case 'priority':
+      return { ok: true, entry: { kind: 'priority', body: parsed } };
   }
 }
 
@@ -625,6 +638,9 @@ export class LogIngest {
       case 'ack':
         this.hooks?.onAck(e.origin, entry.body.vector);
         break;
+      case 'priority':
+        applyPriorityOverride(this.db, entry.body);
+        break;
     }
     // Stored byte for byte, so it can be relayed and re-verified by anyone.
     this.stmt.append.run(e.origin, e.seq, e.kind, e.body, e.signature, Date.now());
@@ -729,4 +745,17 @@ function peerHas(peerVector: Record<string, number>, origin: string): number {
   if (typeof peerVector !== 'object' || peerVector === null || !Object.hasOwn(peerVector, origin)) return 0;
   const n = peerVector[origin];
   return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Records a path's priority override, last writer wins by (createdAt, author): every device
+ * ends with the same override whatever order the entries arrive in. A cleared override is
+ * kept as 'inherit' so an older entry arriving later cannot bring it back.
+ */
+export function applyPriorityOverride(db: Db, body: Pick<PriorityEntryBody, 'folder' | 'path' | 'priority' | 'author' | 'createdAt'>): void {
+  if (remotePathProblem(body.path) !== undefined && body.path !== '') return;
+  db.prepare(`INSERT INTO path_priorities (folder_id, path, priority, set_at, set_by) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (folder_id, path) DO UPDATE SET priority = excluded.priority, set_at = excluded.set_at, set_by = excluded.set_by
+    WHERE excluded.set_at > path_priorities.set_at OR (excluded.set_at = path_priorities.set_at AND excluded.set_by > path_priorities.set_by)`)
+    .run(body.folder, body.path, body.priority ?? 'inherit', body.createdAt, body.author);
 }

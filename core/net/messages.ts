@@ -66,6 +66,10 @@ export interface ChunkRequest { id: number; hash: Uint8Array; size: number }
 export interface ChunkData { id: number; hash: Uint8Array; data: Uint8Array }
 export interface Cancel { id: number }
 export interface ErrorMessage { id: number; code: string; message: string }
+/** A batch of the sender's whole holding (sent on connect); `final` closes it: what it did not name, it does not hold. */
+export interface Inventory { final: boolean; hashes: Uint8Array[] }
+/** The sender's store facts, for placement (weights, "full"). */
+export interface Capacity { maxBytes: number; usedBytes: number; reservedBytes: number; shareExcess: boolean; full: boolean }
 
 const vectorItem = struct<VectorItem>({ origin: string, seq: uint });
 
@@ -79,6 +83,10 @@ export const codecs = {
   data: struct<ChunkData>({ id: uint, hash: fixed32, data: buffer }),
   cancel: struct<Cancel>({ id: uint }),
   error: struct<ErrorMessage>({ id: uint, code: string, message: string }),
+  // Replica facts (placement). New messages go last: protomux numbers them in order.
+  inventory: struct<Inventory>({ final: c.bool as Codec<boolean>, hashes: array(fixed32) }),
+  drop: struct<Hashes>({ hashes: array(fixed32) }),
+  capacity: struct<Capacity>({ maxBytes: uint, usedBytes: uint, reservedBytes: uint, shareExcess: c.bool as Codec<boolean>, full: c.bool as Codec<boolean> }),
 };
 
 /** Pairing channel: the joiner proves it holds the invite, the inviter proves it too. */

@@ -20,6 +20,9 @@ import { LocalChunks } from './local-chunks.js';
 import { Materializer } from './materialize.js';
 import { answerPairing, requestPairing } from './pairing.js';
 import { RateLimiter } from './rate-limit.js';
+import { fetchIntoStore } from './fetch-chunks.js';
+import { createPlacementView, OnDemand, Quota, type PlacementView } from '../placement/index.js';
+import { ReplicaFacts } from './replica-facts.js';
 import { PeerSession } from './session.js';
 
 export interface PeerStatus {
@@ -61,6 +64,8 @@ export interface SyncEvents {
 }
 
 const RETRY_MS = 3000;
+/** How often a device checks for designated chunks it lacks (also whenever materializing goes idle). */
+const PULL_MS = 15_000;
 /** How long a folder's "still needed" figures are reused at least (they cost a plan of the whole folder). */
 const NEEDED_TTL_MS = 1000;
 
@@ -74,6 +79,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
   private readonly sessions = new Map<string, PeerSession>();
   private readonly fetcher: ChunkFetcher;
+  /** What this device holds and has room for, told to peers; what peers hold, recorded. */
+  readonly replicaFacts: ReplicaFacts;
+  readonly onDemand: OnDemand;
+  /** The store's quota at work: eviction on pressure and when the quota is lowered. */
+  readonly quota: Quota;
+  private pulling: Promise<void> | undefined;
+  private pullTimer: NodeJS.Timeout | undefined;
   private readonly upload: RateLimiter;
   private readonly download: RateLimiter;
   private joining: { secret: Buffer; topic: Buffer } | undefined;
@@ -96,7 +108,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.ingest = new LogIngest(db, identity.deviceId, engine.confirmations);
     const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
     this.local = new LocalChunks(db, engine.store, folderRoot);
+    this.onDemand = new OnDemand(db);
+    this.quota = new Quota(engine, { view: () => this.placement(), announceDropped: (h) => this.announceDropped(h) });
     this.materializer = new Materializer({
+      onlineOnly: (folderId, path) => this.onDemand.onlineOnly(folderId, path),
       db, versions: engine.versions, store: engine.store, local: this.local, scanner: engine.scanner, folderRoot,
       lock: (folderId, fn) => engine.scanner.withFolderLock(folderId, fn),
       onProblem: (p) => this.emit('problem', p),
@@ -111,6 +126,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
       log: (line) => this.emit('log', line),
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
+    this.replicaFacts = new ReplicaFacts(engine, () => [...this.sessions.values()], (line) => this.emit('log', line));
+    engine.on('scan.done', () => this.replicaFacts.changed());
     // Every local entry (a scan, a folder, a device joining or leaving) goes out to the
     // connected devices, once the transaction that wrote it has committed.
     let pushQueued = false;
@@ -132,6 +149,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.refreshInvites();
     this.inviteTimer = setInterval(() => this.refreshInvites(), 5000);
     this.inviteTimer.unref();
+    this.replicaFacts.start();
+    this.pullTimer = setInterval(() => void this.pullDesignated(), PULL_MS);
+    this.pullTimer.unref();
     for (const f of this.engine.folders.attached()) this.markDirty(f.id, 'all');
   }
 
@@ -139,6 +159,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.stopped = true;
     clearInterval(this.inviteTimer);
     clearTimeout(this.retryTimer);
+    this.replicaFacts.stop();
+    clearInterval(this.pullTimer);
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
     await this.network.stop();
@@ -247,6 +269,70 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return this.fetcher.get(hash, size);
   }
 
+  /**
+   * Fetches the given chunks into the local store from whichever connected devices hold them
+   * (best-ranked first). A chunk already held here counts as fetched; each failure says why.
+   */
+  async fetchChunks(hashes: string[], opts: { signal?: AbortSignal } = {}): Promise<{ fetched: number; failed: { hash: string; reason: string }[] }> {
+    const result = await fetchIntoStore(this.engine, this.local, (h, size) => this.fetcher.get(h, size), hashes, opts.signal, (bytes) => this.quota.makeRoom(bytes));
+    if (result.fetched > 0) this.replicaFacts.changed();
+    return result;
+  }
+
+  /** Placement as this device sees it now (connected devices count as live). */
+  placement(): PlacementView {
+    return createPlacementView(this.engine, { online: () => this.sessions.keys() });
+  }
+
+  /**
+   * Sharded replication: fetches into the store the chunks placement designates this device
+   * for and it lacks (files it materializes arrive through the materializer instead).
+   * One pass at a time; failures wait for the next pass (a holder may come online).
+   */
+  pullDesignated(): Promise<void> {
+    if (this.pulling) return this.pulling;
+    if (this.stopped || this.sessions.size === 0 || this.materializing) return Promise.resolve();
+    // Files still to be written bring their chunks into the working copy: storing them too would hold them twice.
+    if (this.engine.folders.attached().some((f) => f.local.mode === 'full' && this.needed(f.id).files > 0)) return Promise.resolve();
+    const pass = (async () => {
+      const me = this.engine.identity.deviceId;
+      const want: string[] = [];
+      for (const c of this.placement().chunks()) if (c.designated.includes(me) && !c.holders.includes(me)) want.push(c.hash);
+      if (want.length === 0) return;
+      const r = await this.fetchChunks(want);
+      this.emit('log', `pulled ${r.fetched} of ${want.length} designated chunks${r.failed.length ? `; ${r.failed.length} failed, first: ${r.failed[0]?.reason}` : ''}`);
+    })().catch((err: unknown) => void this.emit('log', `pulling designated chunks failed: ${String(err)}`)).finally(() => {
+      this.pulling = undefined;
+    });
+    this.pulling = pass;
+    return pass;
+  }
+
+  /** Writes these paths of a folder now (an opened or pinned online-only file), fetching what is missing. */
+  async materializeNow(folderId: string, paths: string[]): Promise<{ written: number; problems: string[] }> {
+    const plan = this.materializer.plan(folderId, paths);
+    const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
+    const report = await this.materializer.apply(folderId, paths, this.fetcher.sequential(order));
+    this.replicaFacts.changed();
+    return { written: report.written, problems: report.problems.map((p) => `${p.path}: ${p.message}`) };
+  }
+
+  /** Tells peers this device no longer holds these chunks (after `engine.store.delete`). */
+  announceDropped(hashes: string[]): void {
+    void hashes; // the announcement is the difference from what was last said: exact whatever was passed
+    this.replicaFacts.announceNow();
+  }
+
+  /**
+   * Asks one connected device to prove, now, that it holds a chunk: it serves the chunk and
+   * the session verifies the bytes against the hash. Cleanup asks before every drop.
+   */
+  async confirmHolder(deviceId: string, hash: string, size: number): Promise<boolean> {
+    const s = this.sessions.get(deviceId);
+    if (!s || s.closed || !s.hello) return false;
+    return s.request(hash, size).then(() => true, () => false);
+  }
+
   /** Folders attached later are materialized from what the mesh already knows. */
   folderAttached(folderId: string): void {
     this.markDirty(folderId, 'all');
@@ -306,6 +392,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.mesh.touch(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: true });
           this.fetcher.poke();
+          this.replicaFacts.greet(s);
           void this.pushTo(s);
           for (const f of this.engine.folders.attached()) if (this.materializer.pending(f.id).files > 0) this.markDirty(f.id, 'all');
         },
@@ -318,6 +405,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
         },
         log: (line) => this.emit('log', line),
+        replicas: this.replicaFacts,
       }, this.upload);
     } catch (err) {
       this.emit('log', `could not open a session with ${conn.deviceId.slice(0, 8)}: ${String(err)}`);
@@ -424,6 +512,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       this.materializing = undefined;
       this.neededCache.clear();
       if (this.dirty.size > 0) this.kick();
+      else void this.pullDesignated();
     });
   }
 
@@ -438,6 +527,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
         const report = await this.materializer.apply(folderId, list, this.fetcher.sequential(order));
         this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
+        this.replicaFacts.changed();
         this.emit('status', this.status());
         // Only this pass's paths: others still needed are dirty themselves and get their own pass.
         if (this.materializer.plan(folderId, list).actions.some((a) => a.missingChunks.length > 0)) this.retryLater();

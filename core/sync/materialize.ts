@@ -57,6 +57,8 @@ export interface MaterializerDeps {
   onProblem?: (p: { folderId: string; path: string; code: string; message: string }) => void;
   /** A path left alone because the working copy holds an unscanned local change. Not a problem: the next scan records it as a branch. */
   onConflict?: (c: { folderId: string; path: string; versionId: string }) => void;
+  /** Files of on-demand folders this device leaves online-only (placement decides): not written here. */
+  onlineOnly?: (folderId: string, path: string) => boolean;
   /** Default: the scanner's per-folder lock (`scanner.withFolderLock`), which its scans take too. */
   lock?: FolderLock;
 }
@@ -177,6 +179,7 @@ export class Materializer {
       if (!head) continue;
       const row = this.row(folderId, rel);
       if (row?.version_id === head.id) continue;
+      if (head.kind === 'file' && !row && this.deps.onlineOnly?.(folderId, rel)) continue;
       const bad = checkRemotePath(rel) ?? checkLocalName(rel);
       if (bad) {
         plan.problems.push({ path: rel, code: 'BAD_PATH', message: `not materialized: ${bad}`, versionId: head.id, origin: head.author });

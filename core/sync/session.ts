@@ -10,7 +10,7 @@ import { CanopyError } from '../errors/index.js';
 import type { PeerConnection } from '../net/network.js';
 import {
   codecs, PROTOCOL_VERSION, SYNC_PROTOCOL, toVector,
-  type Cancel, type ChunkData, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello, type Vector, type WireEntry,
+  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type WireEntry,
 } from '../net/messages.js';
 import { PeerStats } from './peer-stats.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -31,6 +31,15 @@ export interface SessionHandlers {
   serveChunk(hash: string, size: number): Promise<Buffer | undefined>;
   onClose(session: PeerSession): void;
   log(line: string): void;
+  /** Replica facts the peer announces (placement); hashes are checked hex names. */
+  replicas?: ReplicaHandlers;
+}
+
+export interface ReplicaHandlers {
+  onHave(session: PeerSession, hashes: string[]): void;
+  onInventory(session: PeerSession, hashes: string[], final: boolean): void;
+  onDrop(session: PeerSession, hashes: string[]): void;
+  onCapacity(session: PeerSession, facts: Capacity): void;
 }
 
 interface Pending {
@@ -56,6 +65,7 @@ export class PeerSession {
   private readonly m: {
     hello: Message<Hello>; entries: Message<Entries>; vector: Message<Vector>; have: Message<Hashes>; want: Message<Hashes>;
     request: Message<ChunkRequest>; data: Message<ChunkData>; cancel: Message<Cancel>; error: Message<ErrorMessage>;
+    inventory: Message<Inventory>; drop: Message<Hashes>; capacity: Message<Capacity>;
   };
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -93,12 +103,15 @@ export class PeerSession {
       hello: channel.addMessage({ encoding: codecs.hello, onmessage: guard((v) => this.onHello(v)) }),
       entries: channel.addMessage({ encoding: codecs.entries, onmessage: guard((v) => this.onEntries(v)) }),
       vector: channel.addMessage({ encoding: codecs.vector, onmessage: guard((v) => this.onVector(v)) }),
-      have: channel.addMessage({ encoding: codecs.have, onmessage: guard((v) => this.checkHashes(v)) }),
+      have: channel.addMessage({ encoding: codecs.have, onmessage: guard((v) => handlers.replicas?.onHave(this, this.checkHashes(v))) }),
       want: channel.addMessage({ encoding: codecs.want, onmessage: guard((v) => this.checkHashes(v)) }),
       request: channel.addMessage({ encoding: codecs.request, onmessage: guard((v) => this.onRequest(v)) }),
       data: channel.addMessage({ encoding: codecs.data, onmessage: guard((v) => this.onData(v)) }),
       cancel: channel.addMessage({ encoding: codecs.cancel, onmessage: guard((v) => this.cancelled.add(v.id)) }),
       error: channel.addMessage({ encoding: codecs.error, onmessage: guard((v) => this.onError(v)) }),
+      inventory: channel.addMessage({ encoding: codecs.inventory, onmessage: guard((v) => handlers.replicas?.onInventory(this, this.checkHashes(v), v.final)) }),
+      drop: channel.addMessage({ encoding: codecs.drop, onmessage: guard((v) => handlers.replicas?.onDrop(this, this.checkHashes(v))) }),
+      capacity: channel.addMessage({ encoding: codecs.capacity, onmessage: guard((v) => this.onCapacity(v)) }),
     };
     channel.open();
   }
@@ -204,8 +217,36 @@ export class PeerSession {
     }
   }
 
-  private checkHashes(m: Hashes): void {
+  /** Replica announcements: at most MAX_HASHES_PER_MESSAGE per message, after hello. */
+  sendHave(hashes: readonly string[]): void {
+    for (const batch of batches(hashes)) this.send(this.m.have, { hashes: batch });
+  }
+
+  sendDrop(hashes: readonly string[]): void {
+    for (const batch of batches(hashes)) this.send(this.m.drop, { hashes: batch });
+  }
+
+  /** The whole holding: batches, the last one marked final (an empty holding is one empty final batch). */
+  sendInventory(hashes: readonly string[]): void {
+    const all = batches(hashes);
+    if (all.length === 0) all.push([]);
+    all.forEach((batch, i) => this.send(this.m.inventory, { final: i === all.length - 1, hashes: batch }));
+  }
+
+  sendCapacity(facts: Capacity): void {
+    this.send(this.m.capacity, facts);
+  }
+
+  private checkHashes(m: Hashes): string[] {
+    if (!this.hello) throw new Error('replica facts before hello');
     if (m.hashes.length > MAX_HASHES_PER_MESSAGE) throw new Error('too many hashes in one message');
+    return m.hashes.map((h) => Buffer.from(h).toString('hex'));
+  }
+
+  private onCapacity(f: Capacity): void {
+    if (!this.hello) throw new Error('capacity before hello');
+    for (const n of [f.maxBytes, f.usedBytes, f.reservedBytes]) if (!Number.isSafeInteger(n) || n < 0) throw new Error('bad capacity figure');
+    this.handlers.replicas?.onCapacity(this, f);
   }
 
   private onRequest(r: ChunkRequest): void {
@@ -292,4 +333,12 @@ export class PeerSession {
     this.drained();
     this.handlers.onClose(this);
   }
+}
+
+function batches(hashes: readonly string[]): Uint8Array[][] {
+  const out: Uint8Array[][] = [];
+  for (let i = 0; i < hashes.length; i += MAX_HASHES_PER_MESSAGE) {
+    out.push(hashes.slice(i, i + MAX_HASHES_PER_MESSAGE).map((h) => Buffer.from(h, 'hex')));
+  }
+  return out;
 }

@@ -1,0 +1,257 @@
+/**
+ * The placement commands of the API: quota (get, set with a dry-run preview), pins,
+ * priorities, replicas of a file, opening and freeing on-demand files, the placement
+ * fields of `ls` and the health counters of `status`. Thin: the work is in core/placement.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Engine } from '../engine/index.js';
+import { CanopyError } from '../errors/index.js';
+import {
+  coversPath, createPlacementView, OnDemand, PriorityRules, Quota, type ChunkPlacement, type PlacementView, type QuotaLimits,
+} from '../placement/index.js';
+import { LocalChunks } from '../sync/local-chunks.js';
+import { applyPriorityOverride } from '../log/ingest.js';
+import type { SyncService } from '../sync/index.js';
+import type { ApiEvent, FileEntry, Params, PinInfo, PlacementHealth, PriorityInfo, QuotaChange, QuotaInfo, ReplicaInfo } from './types.js';
+
+export interface PlacementApiDeps {
+  engine: Engine;
+  sync: SyncService | undefined;
+  resolveTarget(target: string): { folderId: string; rel: string };
+  entry(target: string): FileEntry;
+  emit(event: ApiEvent): void;
+}
+
+export class PlacementApi {
+  private readonly quota: Quota;
+  private readonly onDemand: OnDemand;
+
+  constructor(private readonly deps: PlacementApiDeps) {
+    const { engine, sync } = deps;
+    this.quota = sync?.quota ?? new Quota(engine, { view: () => this.view() });
+    this.onDemand = sync?.onDemand ?? new OnDemand(engine.db);
+    this.quota.on('progress', (p) => deps.emit({ type: 'evict.progress', ...p }));
+    this.quota.on('full', (f) => deps.emit({ type: 'quota.full', ...f }));
+  }
+
+  view(): PlacementView {
+    return this.deps.sync?.placement() ?? createPlacementView(this.deps.engine);
+  }
+
+  quotaGet(): QuotaInfo {
+    return this.quotaInfo(this.quota.limits());
+  }
+
+  quotaSet(p: Params<'quota.set'>): QuotaChange {
+    const cur = this.quota.limits();
+    const next: QuotaLimits = {
+      // A lower quota takes the reserve down with it unless a reserve is given.
+      maxBytes: p.maxBytes ?? cur.maxBytes, reservedBytes: p.reservedBytes ?? Math.min(cur.reservedBytes, p.maxBytes ?? cur.maxBytes), minFreeBytes: p.minFreeBytes ?? cur.minFreeBytes,
+      shareExcess: p.shareExcess ?? cur.shareExcess, autoEvict: p.autoEvict ?? cur.autoEvict, evictionStrategy: p.evictionStrategy ?? cur.evictionStrategy,
+    };
+    if (next.reservedBytes > next.maxBytes) throw new CanopyError('BAD_ARGUMENT', `the reserve (${next.reservedBytes} bytes) cannot exceed the quota (${next.maxBytes} bytes)`);
+    const plan = this.quota.plan(next.maxBytes, next.evictionStrategy);
+    const dryRun = p.dryRun === true;
+    if (!dryRun) this.quota.apply(next);
+    return {
+      quota: this.quotaInfo(dryRun ? next : this.quota.limits()),
+      dryRun,
+      evict: {
+        targetBytes: next.maxBytes, freesBytes: plan.choice.freedBytes, freesUnpinnedCacheBytes: plan.freesUnpinnedCacheBytes,
+        unfreeableBytes: plan.choice.shortBytes, reason: plan.reason,
+      },
+    };
+  }
+
+  async pin(p: Params<'file.pin'>): Promise<PinInfo> {
+    const { folderId, rel } = this.requirePath(p.target);
+    const db = this.deps.engine.db;
+    if (p.pinned) db.prepare('INSERT OR IGNORE INTO pins (folder_id, path, created_at) VALUES (?, ?, ?)').run(folderId, rel, Date.now());
+    else db.prepare('DELETE FROM pins WHERE folder_id = ? AND path = ?').run(folderId, rel);
+    // Pinning an online-only file brings it here now.
+    if (p.pinned && this.deps.sync && this.onDemand.isOnDemand(folderId)) await this.materialize(folderId, this.filesUnder(folderId, rel));
+    return { folderId, path: rel, pinned: p.pinned };
+  }
+
+  priority(p: Params<'file.priority'>): PriorityInfo {
+    const { folderId, rel } = this.requirePath(p.target);
+    const { engine } = this.deps;
+    const db = engine.db;
+    // A signed log entry, so every device places this path alike.
+    db.transaction(() => {
+      const createdAt = Date.now();
+      const author = engine.identity.deviceId;
+      engine.log.append('priority', (seq) => ({ t: 'priority', folder: folderId, path: rel, priority: p.priority, author, seq, createdAt }));
+      applyPriorityOverride(db, { folder: folderId, path: rel, priority: p.priority, author, createdAt });
+    })();
+    const rules = new PriorityRules(db);
+    return { folderId, path: rel, priority: rules.effective(folderId, rel, this.deps.engine.config.replication.defaultPriority), inherited: rules.override(folderId, rel) === undefined };
+  }
+
+  replicas(target: string): ReplicaInfo {
+    const { folderId, rel, chunks } = this.headChunks(target);
+    const view = this.view();
+    const rules = new PriorityRules(this.deps.engine.db);
+    const priority = rules.effective(folderId, rel, this.deps.engine.config.replication.defaultPriority);
+    const factor = this.deps.engine.config.replication[priority];
+    const placed = [...new Set(chunks.map((c) => c.hash))].map((h) => view.forChunk(h)).filter((c): c is ChunkPlacement => c !== null);
+    return {
+      folderId, path: rel, priority, factor, minimum: factor,
+      chunks: placed.map((c) => ({ hash: c.hash, size: c.size, designated: c.designated, holders: c.holders })),
+      summary: {
+        chunks: placed.length, bytes: placed.reduce((s, c) => s + c.size, 0),
+        underReplicated: placed.filter((c) => c.holders.length < c.factor).length,
+        overReplicated: placed.filter((c) => c.holders.length > c.factor).length,
+        shortfall: placed.filter((c) => c.shortfall > 0).length,
+        minHolders: placed.length === 0 ? 0 : Math.min(...placed.map((c) => c.holders.length)),
+      },
+    };
+  }
+
+  async open(target: string): Promise<FileEntry> {
+    const { folderId, rel } = this.headChunks(target);
+    this.onDemand.markUsed(folderId, rel);
+    await this.materialize(folderId, [rel]);
+    return this.deps.entry(`${folderId}/${rel}`);
+  }
+
+  /** Makes a file online-only: its designated chunks go to the store first; the rest must have enough copies elsewhere. */
+  async free(target: string): Promise<FileEntry> {
+    const { engine } = this.deps;
+    const { folderId, rel, chunks } = this.headChunks(target);
+    if (!this.onDemand.isOnDemand(folderId)) throw new CanopyError('BAD_ARGUMENT', `folder ${folderId} keeps every file here (full mode); only files of on-demand folders can be freed`);
+    if (this.onDemand.pinned(folderId, rel)) throw new CanopyError('CONFLICT', `${folderId}/${rel} is pinned here; unpin it first (canopy unpin)`);
+    const root = engine.requireAttached(folderId).local.path;
+    const local = new LocalChunks(engine.db, engine.store, (id) => engine.folders.get(id)?.local?.path);
+    const view = this.view();
+    const me = engine.identity.deviceId;
+    for (const hash of new Set(chunks.map((c) => c.hash))) {
+      const p = view.forChunk(hash);
+      if (!p || engine.store.has(hash)) continue;
+      if (p.designated.includes(me)) {
+        // Placement wants this device to hold it: it moves from the file into the store.
+        const data = await local.readFromWorkingCopy(hash);
+        if (!data) throw new CanopyError('CONFLICT', `${folderId}/${rel} changed since it was indexed; scan it before freeing it`);
+        await engine.store.put(hash, data);
+      } else {
+        const elsewhere = p.holders.filter((h) => h !== me).length;
+        if (elsewhere < p.minimum) {
+          throw new CanopyError('CONFLICT', `not freeing ${folderId}/${rel}: chunk ${hash.slice(0, 12)} has ${elsewhere} verified copies elsewhere and needs ${p.minimum}; try again once it has replicated`, { hash, elsewhere, minimum: p.minimum });
+        }
+      }
+    }
+    await engine.scanner.withFolderLock(folderId, async () => {
+      // The row goes with the file, so the next scan sees neither and records no deletion.
+      engine.db.prepare('DELETE FROM local_files WHERE folder_id = ? AND path = ?').run(folderId, rel);
+      this.onDemand.forget(folderId, rel);
+      fs.rmSync(path.join(root, rel), { force: true });
+    });
+    this.deps.sync?.replicaFacts.changed();
+    return this.deps.entry(`${folderId}/${rel}`);
+  }
+
+  /** The placement fields of `ls` entries. */
+  decorate(folderId: string, entries: FileEntry[]): FileEntry[] {
+    const { engine } = this.deps;
+    const db = engine.db;
+    const rules = new PriorityRules(db);
+    const live = new Set(this.view().liveDevices());
+    const me = engine.identity.deviceId;
+    const rowKind = db.prepare('SELECT kind FROM local_files WHERE folder_id = ? AND path = ?').pluck();
+    const holdersOf = db.prepare(`SELECT device_id, count(DISTINCT r.chunk) AS n FROM replicas r
+      WHERE r.chunk IN (SELECT chunk FROM version_chunks WHERE version_id = ?) GROUP BY device_id`);
+    const distinctChunks = db.prepare('SELECT count(DISTINCT chunk) FROM version_chunks WHERE version_id = ?').pluck();
+    const chunksOf = db.prepare('SELECT DISTINCT chunk FROM version_chunks WHERE version_id = ?').pluck();
+    return entries.map((e) => {
+      const priority = rules.effective(folderId, e.path, engine.config.replication.defaultPriority);
+      const local = e.kind === 'tombstone' ? false : e.kind !== 'file' || rowKind.get(folderId, e.path) === 'file';
+      let replicas: number | null = null;
+      if (e.kind === 'file') {
+        const need = distinctChunks.get(e.headVersion) as number;
+        const full = (holdersOf.all(e.headVersion) as { device_id: string; n: number }[]).filter((r) => r.n === need && r.device_id !== me && live.has(r.device_id));
+        const heldHere = local || (chunksOf.all(e.headVersion) as string[]).every((h) => engine.store.has(h));
+        replicas = full.length + (heldHere ? 1 : 0);
+      }
+      return { ...e, priority, pinned: rules.pinned(folderId, e.path), local, replicas, targetReplicas: e.kind === 'file' ? engine.config.replication[priority] : null };
+    });
+  }
+
+  /** The mesh's replication health as this device sees it (status). */
+  health(): PlacementHealth {
+    const { engine } = this.deps;
+    const view = this.view();
+    let chunks = 0;
+    let under = 0;
+    let over = 0;
+    let misplaced = 0;
+    let shortfall = 0;
+    const held = new Map<string, number>();
+    for (const c of view.chunks()) {
+      chunks++;
+      if (c.holders.length < Math.min(c.factor, c.designated.length)) under++;
+      if (c.holders.length > c.factor) over++;
+      if (c.holders.some((h) => !c.designated.includes(h))) misplaced++;
+      if (c.shortfall > 0) shortfall++;
+      for (const h of c.holders) held.set(h, (held.get(h) ?? 0) + c.size);
+    }
+    const devices = engine.db.prepare('SELECT id, name, is_local, capacity FROM devices WHERE revoked_at IS NULL ORDER BY name').all() as { id: string; name: string; is_local: number; capacity: string | null }[];
+    return {
+      chunks, underReplicated: under, overReplicated: over, misplaced, shortfall, repairQueue: under,
+      devices: devices.map((d) => {
+        const facts = d.is_local ? { maxBytes: engine.store.usage().maxBytes, full: false } : (parseJson(d.capacity) ?? {});
+        return { id: d.id, name: d.name, heldBytes: held.get(d.id) ?? 0, quotaBytes: typeof facts.maxBytes === 'number' ? facts.maxBytes : 0, full: facts.full === true };
+      }),
+      computedAt: Date.now(),
+    };
+  }
+
+  private quotaInfo(l: QuotaLimits): QuotaInfo {
+    const usage = this.deps.engine.store.usage();
+    return {
+      maxBytes: l.maxBytes, reservedBytes: l.reservedBytes, minFreeBytes: l.minFreeBytes, shareExcess: l.shareExcess, autoEvict: l.autoEvict,
+      evictionStrategy: l.evictionStrategy, usage: this.quota.breakdown(), diskFreeBytes: usage.diskFreeBytes,
+      full: usage.bytes >= l.maxBytes || usage.diskFreeBytes <= l.minFreeBytes,
+    };
+  }
+
+  private async materialize(folderId: string, paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    if (!this.deps.sync) throw new CanopyError('DAEMON_UNREACHABLE', 'fetching a file needs the daemon running (canopy start)');
+    const r = await this.deps.sync.materializeNow(folderId, paths);
+    if (r.problems.length > 0) throw new CanopyError('IO_ERROR', `could not bring ${paths.length === 1 ? paths[0] : `${paths.length} files`} here: ${r.problems.slice(0, 3).join('; ')}`);
+  }
+
+  private filesUnder(folderId: string, rel: string): string[] {
+    const rows = this.deps.engine.db.prepare('SELECT DISTINCT path FROM heads WHERE folder_id = ?').pluck().all(folderId) as string[];
+    return rows.filter((p) => coversPath(rel, p) && this.deps.engine.versions.preferredHead(folderId, p)?.kind === 'file');
+  }
+
+  /** A path with history in the folder (or the folder root). */
+  private requirePath(target: string): { folderId: string; rel: string } {
+    const t = this.deps.resolveTarget(target);
+    if (t.rel !== '' && this.filesUnder(t.folderId, t.rel).length === 0 && !this.deps.engine.versions.preferredHead(t.folderId, t.rel)) {
+      throw new CanopyError('NOT_FOUND', `nothing indexed at ${t.folderId}/${t.rel}`);
+    }
+    return t;
+  }
+
+  private headChunks(target: string): { folderId: string; rel: string; chunks: { hash: string; size: number }[] } {
+    const { folderId, rel } = this.deps.resolveTarget(target);
+    if (rel === '') throw new CanopyError('BAD_ARGUMENT', 'give a file inside the folder, e.g. FOLDER/notes.txt');
+    const head = this.deps.engine.versions.preferredHead(folderId, rel);
+    if (!head || head.kind === 'tombstone') throw new CanopyError('NOT_FOUND', `no file at ${folderId}/${rel}`);
+    if (head.kind !== 'file') throw new CanopyError('BAD_ARGUMENT', `${folderId}/${rel} is a ${head.kind}, not a file`);
+    return { folderId, rel, chunks: this.deps.engine.versions.chunks(head.id) };
+  }
+}
+
+function parseJson(s: string | null): { maxBytes?: unknown; full?: unknown } | null {
+  if (!s) return null;
+  try {
+    const v: unknown = JSON.parse(s);
+    return typeof v === 'object' && v !== null ? (v as { maxBytes?: unknown; full?: unknown }) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * What the jobs consume from placement and sync: exactly the seam agreed with the
+ * placement work, `PlacementView` from `core/placement`, and from sync `fetchChunks`,
+ * `announceDropped` and `confirmHolder` (written as a structural type so the jobs can be
+ * tested without a network; the real `SyncService` satisfies it as it is).
+ */
+import type { FetchResult } from '../sync/fetch-chunks.js';
+
+export type { ChunkPlacement, PlacementView } from '../placement/index.js';
+export type { FetchResult } from '../sync/fetch-chunks.js';
+
+/** The parts of sync the jobs use; absent when no daemon runs (a one-shot CLI command). */
+export interface JobsSync {
+  fetchChunks(hashes: string[], opts?: { signal?: AbortSignal }): Promise<FetchResult>;
+  announceDropped(hashes: string[]): void | Promise<void>;
+  /**
+   * Asks a device, now, to prove it holds a chunk (it serves the chunk and the bytes are
+   * verified against the hash). Cleanup asks before every drop; false when the device is
+   * not connected or cannot serve it.
+   */
+  confirmHolder(deviceId: string, hash: string, size: number, signal?: AbortSignal): Promise<boolean>;
+}
