@@ -5,8 +5,10 @@
  *   copy shows that head;
  * - every version ever created is still known everywhere, and every version that was a
  *   head at a heal (so the mesh had a chance to copy it) is still readable, byte for byte,
- *   on some device, until retention allows its removal: months pass at random, and gc
- *   may then drop only what a deletion past the tombstone retention covered;
+ *   on some device, until retention allows its removal (months pass at random, and gc
+ *   may then drop only what a deletion past the tombstone retention covered) or the user
+ *   overwrote or deleted it on every device that showed it (nothing keeps a copy of what
+ *   a person replaces in place before any engine touched it);
  * - no version ever loses a parent, and a merge's parents are all the heads it settled.
  * The engines exchange signed logs and chunks through LogIngest and the Materializer, the
  * code SyncService runs (core/testing/engine-mesh.ts); the network alone is left out.
@@ -57,6 +59,9 @@ interface Seen {
   promised: Map<string, string | null>;
   /** Paths whose deletion passed retention, and when: their versions up to then may be gone. */
   expired: Map<string, number>;
+  /** Per version, the devices whose working copy showed it, and those whose user then overwrote or deleted that file. */
+  shownBy: Map<string, Set<string>>;
+  droppedBy: Map<string, Set<string>>;
 }
 
 describe('version model property', () => {
@@ -64,7 +69,7 @@ describe('version model property', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 4, maxLength: 18 }), async (ops) => {
         const mesh = await EngineMesh.create([...NAMES], { start: Date.UTC(2026, 10, 1) });
-        const seen: Seen = { parents: new Map(), promised: new Map(), expired: new Map() };
+        const seen: Seen = { parents: new Map(), promised: new Map(), expired: new Map(), shownBy: new Map(), droppedBy: new Map() };
         // Only tombstone retention is under test here: old versions are otherwise kept.
         for (const d of mesh.devices) d.engine.config.retention.maxVersionAge = 0;
         try {
@@ -86,6 +91,7 @@ async function run(mesh: EngineMesh, op: Op, seen: Seen): Promise<void> {
   switch (op.t) {
     case 'edit': {
       const d = mesh.devices[op.dev] as MeshEngine;
+      userDrops(d, FILES[op.file] as string, seen);
       const abs = path.join(d.root, FILES[op.file] as string);
       fs.mkdirSync(path.dirname(abs), { recursive: true });
       fs.writeFileSync(abs, `${op.text} by ${d.name} at ${mesh.clock}`);
@@ -93,6 +99,7 @@ async function run(mesh: EngineMesh, op: Op, seen: Seen): Promise<void> {
     }
     case 'delete': {
       const d = mesh.devices[op.dev] as MeshEngine;
+      userDrops(d, FILES[op.file] as string, seen);
       fs.rmSync(path.join(d.root, FILES[op.file] as string), { force: true });
       return scan(d, seen);
     }
@@ -167,6 +174,27 @@ async function resolve(mesh: EngineMesh, d: MeshEngine, how: 'take' | 'keepBoth'
   recordDevice(d, seen);
 }
 
+/**
+ * The user overwrites or deletes a file: the only copy of what it showed may go with it
+ * (the engine keeps old content only when it is the one replacing a file). Noted so the
+ * readability check can tell that apart from a loss.
+ */
+function userDrops(d: MeshEngine, rel: string, seen: Seen): void {
+  noteShown(d, seen);
+  const id = d.engine.db.prepare('SELECT version_id FROM local_files WHERE folder_id = ? AND path = ?').pluck().get(MESH_FOLDER, rel) as string | undefined;
+  if (id) addTo(seen.droppedBy, id, d.name);
+}
+
+function noteShown(d: MeshEngine, seen: Seen): void {
+  for (const id of d.engine.db.prepare('SELECT version_id FROM local_files').pluck().all() as string[]) addTo(seen.shownBy, id, d.name);
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key) ?? new Set<string>();
+  set.add(value);
+  map.set(key, set);
+}
+
 /** Every version the test has seen, as first seen (a version gone everywhere is still judged by it). */
 const versionSeenOnce = new Map<string, Version>();
 
@@ -180,7 +208,10 @@ function recordDevice(d: MeshEngine, seen: Seen): void {
 }
 
 function record(mesh: EngineMesh, seen: Seen): void {
-  for (const d of mesh.devices) recordDevice(d, seen);
+  for (const d of mesh.devices) {
+    recordDevice(d, seen);
+    noteShown(d, seen);
+  }
 }
 
 /** Reconnects everyone, lets the mesh settle, collects garbage, and checks every promise. */
@@ -240,7 +271,11 @@ async function heal(mesh: EngineMesh, seen: Seen): Promise<void> {
   for (const [id, bytes] of seen.promised) {
     if (bytes === null || mayBeGone(id)) continue;
     const v = first.engine.versions.get(id) as Version;
-    expect(await readAnywhere(mesh, v), `content of version ${id} (${v.path})`).toBe(bytes);
+    const now = await readAnywhere(mesh, v);
+    // Unreadable is allowed only when every device that showed it had its user overwrite or delete it.
+    const shown = [...(seen.shownBy.get(id) ?? [])];
+    if (now === null && shown.length > 0 && shown.every((n) => seen.droppedBy.get(id)?.has(n))) continue;
+    expect(now, `content of version ${id} (${v.path})`).toBe(bytes);
   }
 }
 
