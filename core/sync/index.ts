@@ -93,7 +93,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
    * Each folder's last "still needed" figures (status, progress ticks). Computing them plans
    * the whole folder, which for thousands of arriving files costs more than writing them: they
    * are reused for max(NEEDED_TTL_MS, NEEDED_COST_FACTOR x what they cost), and dropped when entries arrive
-   * and when materializing goes idle, so a settled folder always reports fresh figures.
+   * while idle and when materializing goes idle, so a settled folder always reports fresh figures.
    */
   private readonly neededCache = new Map<string, { at: number; cost: number; files: number; bytes: number }>();
 
@@ -376,7 +376,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     for (const [folderId, paths] of byFolder) {
       for (const p of paths) {
-        const heads = this.engine.versions.heads(folderId, p).length;
+        const heads = this.engine.versions.headCount(folderId, p);
         if (heads > 1) this.emit('conflict', { folderId, path: p, heads });
       }
       if (this.engine.folders.get(folderId)?.local) this.markDirty(folderId, paths);
@@ -407,7 +407,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   private markDirty(folderId: string, paths: Set<string> | 'all'): void {
-    this.neededCache.delete(folderId);
+    // While a pass runs, entries keep arriving (a log batch at a time): the figures age out
+    // by their TTL instead of being recomputed after every batch.
+    if (!this.materializing) this.neededCache.delete(folderId);
     const cur = this.dirty.get(folderId);
     if (paths === 'all' || cur === 'all') this.dirty.set(folderId, 'all');
     else this.dirty.set(folderId, new Set([...(cur ?? []), ...paths]));

@@ -101,6 +101,7 @@ export class Versions {
       heads: db.prepare(`${SELECT_VERSION} JOIN heads h ON h.version_id = v.id WHERE h.folder_id = ? AND h.path = ?`),
       history: db.prepare(`${SELECT_VERSION} WHERE v.folder_id = ? AND v.path = ? ORDER BY v.created_at DESC, v.origin_seq DESC`),
       chunks: db.prepare('SELECT chunk AS hash, offset, size FROM version_chunks WHERE version_id = ? ORDER BY idx'),
+      headCount: db.prepare('SELECT count(*) FROM heads WHERE folder_id = ? AND path = ?').pluck(),
     };
   }
 
@@ -168,6 +169,11 @@ export class Versions {
 
   heads(folderId: string, path: string): Version[] {
     return (this.stmt.heads.all(folderId, path) as VersionDbRow[]).map(toVersion);
+  }
+
+  /** How many heads a path has (more than one: branches), without reading them. */
+  headCount(folderId: string, path: string): number {
+    return this.stmt.headCount.get(folderId, path) as number;
   }
 
   preferredHead(folderId: string, path: string): Version | undefined {
