@@ -102,6 +102,8 @@ export class Versions {
       history: db.prepare(`${SELECT_VERSION} WHERE v.folder_id = ? AND v.path = ? ORDER BY v.created_at DESC, v.origin_seq DESC`),
       chunks: db.prepare('SELECT chunk AS hash, offset, size FROM version_chunks WHERE version_id = ? ORDER BY idx'),
       headCount: db.prepare('SELECT count(*) FROM heads WHERE folder_id = ? AND path = ?').pluck(),
+      ownChunks: db.prepare(`SELECT c.chunk AS hash, c.size FROM version_chunks c JOIN versions v ON v.id = c.version_id
+        WHERE c.version_id = ? AND v.author = ? ORDER BY c.idx`),
     };
   }
 
@@ -169,6 +171,15 @@ export class Versions {
 
   heads(folderId: string, path: string): Version[] {
     return (this.stmt.heads.all(folderId, path) as VersionDbRow[]).map(toVersion);
+  }
+
+  /**
+   * The chunk list of a version this device recorded (its own chunker cut it), else
+   * undefined: the scanner's hint for rechunking an edited file (chunkFileSync).
+   */
+  ownChunks(versionId: string): { hash: string; size: number }[] | undefined {
+    const rows = this.stmt.ownChunks.all(versionId, this.localDevice) as { hash: string; size: number }[];
+    return rows.length > 0 ? rows : undefined;
   }
 
   /** How many heads a path has (more than one: branches), without reading them. */
