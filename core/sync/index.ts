@@ -62,6 +62,8 @@ export interface SyncEvents {
 const RETRY_MS = 3000;
 /** How long a folder's "still needed" figures are reused at least (they cost a plan of the whole folder). */
 const NEEDED_TTL_MS = 1000;
+/** While files are being written (the figures only count down meanwhile, and planning competes with the writes). */
+const NEEDED_TTL_BUSY_MS = 5000;
 /** ... and for this many times what they cost, so they take at most ~2% of the time while files arrive. */
 const NEEDED_COST_FACTOR = 50;
 /**
@@ -399,7 +401,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private needed(folderId: string): { files: number; bytes: number } {
     const start = performance.now();
     const cached = this.neededCache.get(folderId);
-    if (cached && start - cached.at < Math.max(NEEDED_TTL_MS, NEEDED_COST_FACTOR * cached.cost)) return cached;
+    const ttl = this.materializing ? NEEDED_TTL_BUSY_MS : NEEDED_TTL_MS;
+    if (cached && start - cached.at < Math.max(ttl, NEEDED_COST_FACTOR * cached.cost)) return cached;
     const p = this.materializer.pending(folderId);
     const end = performance.now();
     this.neededCache.set(folderId, { at: end, cost: end - start, ...p });

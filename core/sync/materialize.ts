@@ -127,6 +127,8 @@ type LocalRow = Omit<IndexRow, 'path'>;
 const MODE_MASK = 0o777;
 /** Files written at once by one apply (their fsyncs overlap). */
 const WRITE_CONCURRENCY = 8;
+/** Fast-path rows written per transaction. */
+const LANDED_BATCH = 256;
 /** A file being written is flushed (fdatasync, in the background) after every this many bytes. */
 const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -270,7 +272,17 @@ export class Materializer {
     for (const p of plan.problems) this.problem(folderId, p, p.origin, report);
     report.skipped += plan.ignored.length;
 
-    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [] };
+    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [], landedRows: [] };
+    try {
+      await this.applyActions(ctx, plan);
+    } finally {
+      this.recordLanded(ctx);
+    }
+    return report;
+  }
+
+  private async applyActions(ctx: ApplyContext, plan: MaterializePlan): Promise<void> {
+    const report = ctx.report;
     const depth = (p: string) => p.split('/').length;
     const dirs = plan.actions.filter((a) => a.action === 'mkdir').sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
     const writes = plan.actions.filter((a) => a.action === 'write' || a.action === 'symlink').sort((a, b) => cmp(a.path, b.path));
@@ -295,12 +307,12 @@ export class Materializer {
     await eachLimit(together, WRITE_CONCURRENCY, write);
     for (const a of after) await write(a);
     postponed.sort((a, b) => cmp(a.path, b.path));
+    this.recordLanded(ctx); // the deletes below read rows of their own
     for (const a of deletes) await this.run(ctx, a, () => this.remove(ctx, a));
     // Files that replace a directory whose contents were only removed by the deletes above.
     for (const a of postponed) settled(a, await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, true) : this.writeSymlink(ctx, a, true))));
     // Directory modes last: a read-only directory is created writable so its files can land first.
     for (const d of ctx.dirModes.reverse()) await this.run(ctx, d.action, () => this.finishDir(ctx, d.action, d.abs));
-    return report;
   }
 
   /** Runs one path's work, turning its failure into a problem so the rest proceeds. */
@@ -672,10 +684,22 @@ export class Materializer {
     // leave the old file under a row naming the new version, and a scan would then record
     // the old bytes as a successor of the new version.
     await this.syncDirGrouped(path.dirname(abs));
-    const entry = entryFromStats(a.path, written) as WalkEntry;
+    // Rows are written in batches, one transaction each (thousands of small files otherwise
+    // cost a transaction apiece). A crash before a batch is written loses nothing: the files
+    // are whole and in place, and the next scan adopts them as the versions they are.
+    ctx.landedRows.push({ path: a.path, entry: entryFromStats(a.path, written) as WalkEntry, versionId: a.version.id });
+    if (ctx.landedRows.length >= LANDED_BATCH) this.recordLanded(ctx);
+  }
+
+  /** Writes the fast-path rows of the files landed so far (see landed). */
+  private recordLanded(ctx: ApplyContext): void {
+    if (ctx.landedRows.length === 0) return;
+    const rows = ctx.landedRows.splice(0);
     this.deps.db.transaction(() => {
-      this.stmt.upsertRow.run(ctx.folderId, a.path, entry.kind, entry.size, entry.mtimeMs, entry.ino, entry.mode, a.version.id);
-      this.stmt.clearProblem.run(ctx.folderId, a.path);
+      for (const { path: rel, entry, versionId } of rows) {
+        this.stmt.upsertRow.run(ctx.folderId, rel, entry.kind, entry.size, entry.mtimeMs, entry.ino, entry.mode, versionId);
+        this.stmt.clearProblem.run(ctx.folderId, rel);
+      }
     })();
   }
 
@@ -734,6 +758,8 @@ interface ApplyContext {
   fetch: FetchChunk;
   report: MaterializeReport;
   dirModes: { action: MaterializeAction; abs: string }[];
+  /** Fast-path rows of files already in place, not yet written (see landed). */
+  landedRows: { path: string; entry: WalkEntry; versionId: string }[];
 }
 
 type Destination =
