@@ -154,9 +154,11 @@ describe('scanner', () => {
     const writer = spawn(process.execPath, ['-e', `
       const fs = require('fs'); const fd = fs.openSync(${JSON.stringify(file)}, 'a');
       const end = Date.now() + 4000; const t = setInterval(() => { fs.writeSync(fd, 'more data\\n'); if (Date.now() > end) { clearInterval(t); fs.closeSync(fd); } }, 2);`]);
+    // Listened to now: on a busy machine the scan below can outlast the writer.
+    const writerDone = new Promise((r) => writer.on('exit', r));
     await sleep(100);
     const during = await scan();
-    await new Promise((r) => writer.on('exit', r));
+    await writerDone;
     const problem = during.problems.find((p) => p.path === 'growing.log');
     const recorded = head('growing.log');
     if (problem) {
