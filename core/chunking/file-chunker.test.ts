@@ -191,3 +191,66 @@ describe('chunkFileSync', () => {
     }
   });
 });
+
+describe('chunkFileSync with the previous content\'s chunks as a hint', () => {
+  /** Random edits of `data`: inserts, deletes, overwrites, at the start, middle and end. */
+  function edits(data: Uint8Array, seed: number): { name: string; bytes: Uint8Array }[] {
+    const cat = (...parts: Uint8Array[]) => Buffer.concat(parts);
+    const at = (f: number) => Math.floor(data.length * f);
+    const junk = (n: number, s: number) => seededBytes(n, seed * 31 + s);
+    return [
+      { name: 'unchanged', bytes: data },
+      { name: 'one byte inserted in the middle', bytes: cat(data.subarray(0, at(0.5)), Uint8Array.of(42), data.subarray(at(0.5))) },
+      { name: 'bytes deleted early', bytes: cat(data.subarray(0, at(0.1)), data.subarray(at(0.1) + 777)) },
+      { name: 'bytes overwritten late', bytes: cat(data.subarray(0, at(0.8)), junk(5000, 1), data.subarray(at(0.8) + 5000)) },
+      { name: 'prepended', bytes: cat(junk(3, 2), data) },
+      { name: 'appended', bytes: cat(data, junk(20000, 3)) },
+      { name: 'truncated', bytes: data.subarray(0, at(0.7)) },
+      { name: 'several edits', bytes: cat(data.subarray(0, at(0.2)), junk(100, 4), data.subarray(at(0.3), at(0.6)), data.subarray(at(0.65))) },
+      { name: 'all new', bytes: junk(data.length, 5) },
+      { name: 'empty', bytes: new Uint8Array(0) },
+    ];
+  }
+
+  for (const [label, params, size] of [['medium params', MEDIUM, 300_000], ['default params', DEFAULT_CHUNKING, 9 * MiB + 5]] as const) {
+    it(`gives exactly the chunks of a full rechunk after any edit (${label})`, () => {
+      const p = path.join(dir, `hinted-${label.replace(' ', '-')}.bin`);
+      for (const seed of [1, 2]) {
+        const data = seededBytes(size, seed);
+        fs.writeFileSync(p, data);
+        const previous = chunkFileSync(p, params).chunks;
+        for (const e of edits(data, seed)) {
+          fs.writeFileSync(p, e.bytes);
+          const full = chunkFileSync(p, params).chunks;
+          expect(full).toEqual(expectedChunks(e.bytes, params));
+          expect(chunkFileSync(p, params, undefined, previous).chunks, e.name).toEqual(full);
+          // Tiny read blocks: hinted chunks straddle many reads too.
+          expect(chunkFileSync(p, params, { blockSize: 4096 }, previous).chunks, `${e.name}, tiny blocks`).toEqual(full);
+        }
+      }
+    });
+  }
+
+  it('is not misled by a hint that does not describe the file (wrong hashes, impossible sizes)', () => {
+    const p = path.join(dir, 'bad-hint.bin');
+    const data = seededBytes(200_000, 9);
+    fs.writeFileSync(p, data);
+    const full = chunkFileSync(p, MEDIUM).chunks;
+    const hints = [
+      full.map((c) => ({ ...c, hash: '0'.repeat(64) })),
+      [{ hash: blake3Hex(data.subarray(0, 10)), size: 10 }, ...full],
+      [{ hash: blake3Hex(data), size: data.length + 1 }],
+      [{ hash: blake3Hex(data), size: data.length }], // right bytes as a last chunk, but a content cut comes earlier
+      full.slice(0, -1).map((c, i) => (i === 3 ? { ...c, size: c.size + 1 } : c)),
+    ];
+    for (const h of hints) expect(chunkFileSync(p, MEDIUM, undefined, h).chunks).toEqual(full);
+  });
+
+  it('still throws UNSTABLE_FILE when the file changes while the hinted part is read', () => {
+    const p = path.join(dir, 'hinted-unstable.bin');
+    fs.writeFileSync(p, seededBytes(400_000, 3));
+    const previous = chunkFileSync(p, MEDIUM).chunks;
+    const code = errorCode(() => chunkFileSync(p, MEDIUM, { blockSize: 4096, afterBlock: (n) => n > 100_000 && n < 110_000 && fs.appendFileSync(p, 'more') }, previous));
+    expect(code).toBe('UNSTABLE_FILE');
+  });
+});

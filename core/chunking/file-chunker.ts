@@ -23,6 +23,12 @@ export interface FileChunk {
   size: number;
 }
 
+/** A chunk of the file's previous content, as this device's chunker cut it: a hint for rechunking. */
+export interface PreviousChunk {
+  hash: string;
+  size: number;
+}
+
 export interface FileChunks {
   size: number;
   mtimeMs: number;
@@ -62,12 +68,24 @@ let sharedBlockInUse = false;
 
 /**
  * Chunks and hashes the file at `path`.
+ *
+ * `previous`, the chunks this device's chunker cut from the file's last indexed content,
+ * lets an edited file skip the cut-point search (FastCDC, the costliest step) wherever its
+ * bytes did not change, while every byte is still read and hashed: the chunker's cut after
+ * a cut point depends only on the bytes that follow it, so at a cut point whose next bytes
+ * hash to the previous chunk there (BLAKE3), the chunker would cut exactly there again.
+ * Where a previous chunk does not match, the chunker runs from that cut point; once a chunk
+ * it cuts is one of the previous chunks, the file is back in step (FastCDC resynchronises
+ * after an insertion or deletion) and the previous chunks that follow are checked instead.
+ * The result is the same as without `previous`, only cheaper, provided `previous` is what
+ * this chunker (same params) cut: then each of its chunks ends where the chunker cuts.
+ *
  * Throws CanopyError: NOT_FOUND if it does not exist, UNSTABLE_FILE if it changed while
  * being read (the caller should retry later), IO_ERROR / DISK_FULL for other failures,
  * BAD_ARGUMENT for bad chunking params.
  */
-export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHUNKING, hooks?: ChunkFileTestHooks): FileChunks {
-  const chunker = new Chunker(params);
+export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHUNKING, hooks?: ChunkFileTestHooks, previous?: readonly PreviousChunk[]): FileChunks {
+  let chunker = new Chunker(params);
 
   let before: fs.Stats;
   try {
@@ -104,28 +122,74 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     const hasher = new Blake3Stream();
     let offset = 0; // file position of the next read; plain numbers are exact up to 2^53
     let chunkStart = 0;
-    // Read exactly the size lstat saw: if the file grows or shrinks meanwhile, the fstat
-    // below sees it, so there is no need for an extra read to find EOF.
-    while (offset < expected) {
-      let n: number;
+    const read = (at: number, len: number): number => {
       try {
-        n = fs.readSync(fd, buf, 0, Math.min(buf.length, expected - offset), offset);
+        return fs.readSync(fd, buf, 0, len, at);
       } catch (err) {
         throw fromFsError(err, 'reading', path);
       }
+    };
+    const hint = previous && previous.length > 0 ? new PreviousChunks(previous, params) : undefined;
+    // Index of the previous chunk expected at chunkStart while in step with the previous content, else -1.
+    let inStep = hint ? 0 : -1;
+    // Read exactly the size lstat saw: if the file grows or shrinks meanwhile, the fstat
+    // below sees it, so there is no need for an extra read to find EOF.
+    while (offset < expected) {
+      if (hint && inStep >= 0) {
+        const size = hint.candidate(inStep, chunkStart, expected);
+        if (size === undefined) {
+          inStep = -1;
+          continue;
+        }
+        // Hash the next `size` bytes; a match means the chunker would cut them as they were.
+        let at = chunkStart;
+        while (at < chunkStart + size) {
+          const n = read(at, Math.min(buf.length, chunkStart + size - at));
+          if (n === 0) break;
+          hasher.update(buf.subarray(0, n));
+          at += n;
+          hooks?.afterBlock?.(at);
+        }
+        const hash = hasher.digestHex();
+        if (at < chunkStart + size) {
+          offset = at; // shrank: reported as unstable below
+          break;
+        }
+        if (hash === hint.hash(inStep)) {
+          chunks.push({ hash, offset: chunkStart, size });
+          chunkStart += size;
+          offset = chunkStart;
+          inStep++;
+        } else {
+          inStep = -1; // the chunker takes over at chunkStart, a cut point
+          offset = chunkStart;
+        }
+        continue;
+      }
+      const n = read(offset, Math.min(buf.length, expected - offset));
       if (n === 0) break; // shrank: reported as unstable below
       const block = buf.subarray(0, n);
       let hashedUpTo = 0;
+      let lastMatch = -1;
       for (const len of chunker.push(block)) {
         const end = chunkStart + len - offset;
         hasher.update(block.subarray(hashedUpTo, end));
-        chunks.push({ hash: hasher.digestHex(), offset: chunkStart, size: len });
+        const hash = hasher.digestHex();
+        chunks.push({ hash, offset: chunkStart, size: len });
         chunkStart += len;
         hashedUpTo = end;
+        lastMatch = hint ? hint.find(hash, len) : -1;
       }
-      hasher.update(block.subarray(hashedUpTo));
       offset += n;
       hooks?.afterBlock?.(offset);
+      if (lastMatch >= 0) {
+        // Back in step: the bytes after this block's last cut are read again, as a previous chunk.
+        inStep = lastMatch + 1;
+        offset = chunkStart;
+        chunker = new Chunker(params);
+      } else {
+        hasher.update(block.subarray(hashedUpTo));
+      }
     }
     for (const len of chunker.finish()) {
       chunks.push({ hash: hasher.digestHex(), offset: chunkStart, size: len });
@@ -150,6 +214,43 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     } catch {
       // A failed close of a read-only fd loses nothing; the result stands.
     }
+  }
+}
+
+/** The previous chunk list, indexed for finding where the file is back in step. */
+class PreviousChunks {
+  private readonly byHash = new Map<string, number[]>();
+
+  constructor(private readonly list: readonly PreviousChunk[], private readonly params: ChunkingParams) {
+    list.forEach((c, i) => {
+      const at = this.byHash.get(c.hash);
+      if (at) at.push(i);
+      else this.byHash.set(c.hash, [i]);
+    });
+  }
+
+  hash(i: number): string {
+    return (this.list[i] as PreviousChunk).hash;
+  }
+
+  /**
+   * The size of previous chunk `i` if it may be the next chunk at `start`: it fits in the
+   * file and has a size the chunker can cut. Never the last one: the end of the file cut it,
+   * not its content, so the chunker runs over it (at most maxSize bytes).
+   */
+  candidate(i: number, start: number, fileSize: number): number | undefined {
+    const c = this.list[i];
+    if (!c || i === this.list.length - 1 || !Number.isSafeInteger(c.size) || start + c.size > fileSize) return undefined;
+    if (c.size < this.params.minSize || c.size > this.params.maxSize) return undefined;
+    return c.size;
+  }
+
+  /** Index of a previous chunk with this hash and size (the first one), or -1. */
+  find(hash: string, size: number): number {
+    const at = this.byHash.get(hash);
+    if (!at) return -1;
+    for (const i of at) if ((this.list[i] as PreviousChunk).size === size) return i;
+    return -1;
   }
 }
 

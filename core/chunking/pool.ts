@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { CanopyError } from '../errors/index.js';
 import { DEFAULT_CHUNKING, validateChunkingParams } from './fastcdc.js';
 import type { ChunkingParams } from './fastcdc.js';
-import type { FileChunk } from './file-chunker.js';
+import type { FileChunk, PreviousChunk } from './file-chunker.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export type FileHashResult =
@@ -47,6 +47,8 @@ interface Batch {
   /** Positions in `call.results`, parallel to `paths`. */
   slots: number[];
   paths: string[];
+  /** Parallel to `paths`: each file's previous chunks, if known (see chunkFileSync). */
+  previous: (readonly PreviousChunk[] | undefined)[];
 }
 
 interface Slot {
@@ -83,8 +85,10 @@ export class HashPool {
    * Chunks and hashes each file; results are in the order of `paths`. Never rejects: a
    * file that cannot be hashed (missing, changing, unreadable, or its worker crashed)
    * gets an `ok: false` result. After close() every file gets IO_ERROR.
+   * `previous[i]`, the chunks this device cut from file i's last indexed content, makes an
+   * edited file cheaper to rechunk (same result).
    */
-  hashFiles(paths: string[]): Promise<FileHashResult[]> {
+  hashFiles(paths: string[], previous: readonly (readonly PreviousChunk[] | undefined)[] = []): Promise<FileHashResult[]> {
     if (paths.length === 0) return Promise.resolve([]);
     if (this.#closed) return Promise.resolve(paths.map((path) => failed(path, 'the hash pool is closed')));
     return new Promise<FileHashResult[]>((resolve) => {
@@ -95,7 +99,7 @@ export class HashPool {
         const end = Math.min(paths.length, start + perBatch);
         const slots: number[] = [];
         for (let i = start; i < end; i++) slots.push(i);
-        this.#queue.push({ call, slots, paths: paths.slice(start, end) });
+        this.#queue.push({ call, slots, paths: paths.slice(start, end), previous: previous.slice(start, end) });
       }
       if (this.workers.length === 0) this.#consecutiveCrashes = 0; // a new call gets a fresh chance after a crash loop
       this.#fillWorkers();
@@ -158,7 +162,7 @@ export class HashPool {
       slot.batch = batch;
       slot.msgId = this.#nextMsgId++;
       slot.worker.ref();
-      const msg: ToWorker = { type: 'batch', id: slot.msgId, paths: batch.paths, byteBudget: BATCH_BYTES };
+      const msg: ToWorker = { type: 'batch', id: slot.msgId, paths: batch.paths, previous: batch.previous, byteBudget: BATCH_BYTES };
       slot.worker.postMessage(msg);
     }
   }
@@ -168,9 +172,10 @@ export class HashPool {
     if (!batch || msg.id !== slot.msgId) return; // stale: its batch was already settled
     if (msg.type === 'defer') {
       // Front of the queue: these were next in line already.
-      this.#queue.unshift({ call: batch.call, slots: batch.slots.slice(msg.keep), paths: batch.paths.slice(msg.keep) });
+      this.#queue.unshift({ call: batch.call, slots: batch.slots.slice(msg.keep), paths: batch.paths.slice(msg.keep), previous: batch.previous.slice(msg.keep) });
       batch.slots.length = msg.keep;
       batch.paths.length = msg.keep;
+      batch.previous = batch.previous.slice(0, msg.keep);
       this.#dispatch();
       return;
     }

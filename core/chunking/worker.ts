@@ -14,13 +14,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isCanopyError } from '../errors/index.js';
 import { chunkFileSync } from './file-chunker.js';
 import type { ChunkingParams } from './fastcdc.js';
+import type { PreviousChunk } from './file-chunker.js';
 import type { FileHashResult } from './pool.js';
 
 export interface WorkerInit {
   params: ChunkingParams;
 }
 
-export type ToWorker = { type: 'batch'; id: number; paths: string[]; byteBudget: number };
+export type ToWorker = { type: 'batch'; id: number; paths: string[]; previous: (readonly PreviousChunk[] | undefined)[]; byteBudget: number };
 
 export type FromWorker =
   /** Only the first `keep` paths of batch `id` will be hashed; the pool must place the rest elsewhere. */
@@ -44,9 +45,9 @@ function planKeep(paths: string[], byteBudget: number): number {
   return paths.length;
 }
 
-function hashOne(path: string, params: ChunkingParams): FileHashResult {
+function hashOne(path: string, params: ChunkingParams, previous: readonly PreviousChunk[] | undefined): FileHashResult {
   try {
-    const r = chunkFileSync(path, params);
+    const r = chunkFileSync(path, params, undefined, previous);
     return { path, ok: true, size: r.size, mtimeMs: r.mtimeMs, ino: r.ino, mode: r.mode, chunks: r.chunks };
   } catch (err) {
     if (isCanopyError(err) && (err.code === 'UNSTABLE_FILE' || err.code === 'NOT_FOUND' || err.code === 'IO_ERROR' || err.code === 'DISK_FULL')) {
@@ -69,7 +70,7 @@ if (port) {
         paths = paths.slice(0, keep);
       }
     }
-    const results = paths.map((p) => hashOne(p, params));
+    const results = paths.map((p, i) => hashOne(p, params, msg.previous[i]));
     port.postMessage({ type: 'done', id: msg.id, results } satisfies FromWorker);
   });
 }

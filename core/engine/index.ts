@@ -119,6 +119,33 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.watchers.set(folderId, watcher);
   }
 
+  /**
+   * Stops watching a folder while Canopy itself writes many entries into it: chokidar
+   * re-reads a directory (an lstat per entry) after every entry added to it, which for
+   * thousands of arriving files costs more than writing them. Returns false if the folder
+   * was not being watched (then there is nothing to resume). Events not yet handled are
+   * dropped: `resumeWatching` rescans the whole folder instead.
+   */
+  async pauseWatching(folderId: string): Promise<boolean> {
+    const w = this.watchers.get(folderId);
+    if (!w) return false;
+    this.watchers.delete(folderId);
+    await w.close();
+    return true;
+  }
+
+  /**
+   * Restarts a paused watcher, then rescans the whole folder (cheap: unchanged files take
+   * the fast path). The watcher is ready before the rescan starts, so a change made while
+   * paused is found by the rescan and one made after by the watcher: none is missed.
+   */
+  async resumeWatching(folderId: string): Promise<void> {
+    if (this.closed || !this.folders.get(folderId)?.local) return;
+    this.watchFolder(folderId);
+    await this.watchers.get(folderId)?.ready;
+    if (!this.closed) await this.scan(folderId);
+  }
+
   async unwatchFolder(folderId: string): Promise<void> {
     const w = this.watchers.get(folderId);
     this.watchers.delete(folderId);

@@ -80,6 +80,8 @@ export interface IndexRow {
 }
 
 const BATCH_FILES = 1024;
+/** Files up to this size are one or two chunks: a previous chunk list saves nothing there. */
+const HINT_MIN_BYTES = 8 * 1024 * 1024;
 const BATCH_BYTES = 512 * 1024 * 1024;
 
 export class Scanner {
@@ -213,24 +215,33 @@ export class Scanner {
   private async hashAndRecord(folder: ScanFolder, files: WalkEntry[], indexed: Map<string, IndexRow>, report: ScanReport): Promise<void> {
     const bytesTotal = files.reduce((s, f) => s + f.size, 0);
     const batches = makeBatches(files);
-    let pending = batches.length > 0 ? this.hashBatch(folder, batches[0] as WalkEntry[]) : undefined;
+    let pending = batches.length > 0 ? this.hashBatch(folder, batches[0] as WalkEntry[], indexed) : undefined;
     let retry: WalkEntry[] = [];
     for (let i = 0; i < batches.length; i++) {
       const results = await (pending as Promise<FileHashResult[]>);
-      pending = i + 1 < batches.length ? this.hashBatch(folder, batches[i + 1] as WalkEntry[]) : undefined;
+      pending = i + 1 < batches.length ? this.hashBatch(folder, batches[i + 1] as WalkEntry[], indexed) : undefined;
       retry = retry.concat(this.recordBatch(folder.id, batches[i] as WalkEntry[], results, indexed, report, false));
       this.progress({ folderId: folder.id, phase: 'hash', filesDone: report.hashedFiles, filesTotal: files.length, bytesDone: report.hashedBytes, bytesTotal });
     }
     // Files that changed while being read: wait for the writer to settle, then try again.
     for (let attempt = 1; retry.length > 0 && attempt <= this.deps.unstableRetries; attempt++) {
       await new Promise((r) => setTimeout(r, 200 * attempt));
-      const results = await this.hashBatch(folder, retry);
+      const results = await this.hashBatch(folder, retry, indexed);
       retry = this.recordBatch(folder.id, retry, results, indexed, report, attempt === this.deps.unstableRetries);
     }
   }
 
-  private hashBatch(folder: ScanFolder, batch: WalkEntry[]): Promise<FileHashResult[]> {
-    return this.deps.pool.hashFiles(batch.map((e) => path.join(folder.path, e.rel)));
+  /**
+   * Hashes a batch in the pool. A big file this device indexed before goes with the chunks
+   * its chunker cut then, so an edit rechunks only around what changed (chunkFileSync).
+   */
+  private hashBatch(folder: ScanFolder, batch: WalkEntry[], indexed: Map<string, IndexRow>): Promise<FileHashResult[]> {
+    const previous = batch.map((e) => {
+      const row = indexed.get(e.rel);
+      if (!row || row.kind !== 'file' || row.size <= HINT_MIN_BYTES) return undefined;
+      return this.deps.versions.ownChunks(row.version_id);
+    });
+    return this.deps.pool.hashFiles(batch.map((e) => path.join(folder.path, e.rel)), previous);
   }
 
   /** Records one batch of hash results in one transaction; returns the entries to retry. */

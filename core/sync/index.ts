@@ -68,6 +68,16 @@ const RETRY_MS = 3000;
 const PULL_MS = 15_000;
 /** How long a folder's "still needed" figures are reused at least (they cost a plan of the whole folder). */
 const NEEDED_TTL_MS = 1000;
+/** While files are being written (the figures only count down meanwhile, and planning competes with the writes). */
+const NEEDED_TTL_BUSY_MS = 5000;
+/** ... and for this many times what they cost, so they take at most ~2% of the time while files arrive. */
+const NEEDED_COST_FACTOR = 50;
+/**
+ * A pass with at least this many entries to write or delete pauses the folder's watcher
+ * (Engine.pauseWatching): watching our own writes costs more than making them. Smaller
+ * passes (a single edit) keep it running, so nothing waits for a rescan.
+ */
+const QUIET_WATCH_MIN_ACTIONS = 64;
 
 export class SyncService extends EventEmitter<SyncEvents> {
   readonly ingest: LogIngest;
@@ -97,8 +107,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /**
    * Each folder's last "still needed" figures (status, progress ticks). Computing them plans
    * the whole folder, which for thousands of arriving files costs more than writing them: they
-   * are reused for max(NEEDED_TTL_MS, 20 x what they cost), and dropped when entries arrive
-   * and when materializing goes idle, so a settled folder always reports fresh figures.
+   * are reused for max(NEEDED_TTL_MS, NEEDED_COST_FACTOR x what they cost), and dropped when entries arrive
+   * while idle and when materializing goes idle, so a settled folder always reports fresh figures.
    */
   private readonly neededCache = new Map<string, { at: number; cost: number; files: number; bytes: number }>();
 
@@ -462,10 +472,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
     for (const [folderId, paths] of byFolder) {
       for (const p of paths) {
-        const heads = this.engine.versions.heads(folderId, p);
-        if (heads.length > 1) this.emit('conflict', { folderId, path: p, heads: heads.length });
+        const shape = this.engine.versions.headShape(folderId, p);
+        if (shape.heads > 1) this.emit('conflict', { folderId, path: p, heads: shape.heads });
         // A merge made on another device closed this path's conflict here too.
-        else if (heads[0] && heads[0].parents.length > 1) this.emit('conflict.resolved', { folderId, path: p, versionId: heads[0].id });
+        else if (shape.mergeHead) this.emit('conflict.resolved', { folderId, path: p, versionId: shape.mergeHead });
       }
       if (this.engine.folders.get(folderId)?.local) this.markDirty(folderId, paths);
     }
@@ -487,7 +497,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private needed(folderId: string): { files: number; bytes: number } {
     const start = performance.now();
     const cached = this.neededCache.get(folderId);
-    if (cached && start - cached.at < Math.max(NEEDED_TTL_MS, 20 * cached.cost)) return cached;
+    const ttl = this.materializing ? NEEDED_TTL_BUSY_MS : NEEDED_TTL_MS;
+    if (cached && start - cached.at < Math.max(ttl, NEEDED_COST_FACTOR * cached.cost)) return cached;
     const p = this.materializer.pending(folderId);
     const end = performance.now();
     this.neededCache.set(folderId, { at: end, cost: end - start, ...p });
@@ -495,7 +506,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   private markDirty(folderId: string, paths: Set<string> | 'all'): void {
-    this.neededCache.delete(folderId);
+    // While a pass runs, entries keep arriving (a log batch at a time): the figures age out
+    // by their TTL instead of being recomputed after every batch.
+    if (!this.materializing) this.neededCache.delete(folderId);
     const cur = this.dirty.get(folderId);
     if (paths === 'all' || cur === 'all') this.dirty.set(folderId, 'all');
     else this.dirty.set(folderId, new Set([...(cur ?? []), ...paths]));
@@ -517,23 +530,37 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   private async materializeAll(): Promise<void> {
-    while (this.dirty.size > 0 && !this.stopped) {
-      const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
-      this.dirty.delete(folderId);
-      if (!this.engine.folders.get(folderId)?.local) continue;
-      const list = paths === 'all' ? undefined : [...paths];
-      try {
-        const plan = this.materializer.plan(folderId, list);
-        const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
-        const report = await this.materializer.apply(folderId, list, this.fetcher.sequential(order));
-        this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
-        this.replicaFacts.changed();
-        this.emit('status', this.status());
-        // Only this pass's paths: others still needed are dirty themselves and get their own pass.
-        if (this.materializer.plan(folderId, list).actions.some((a) => a.missingChunks.length > 0)) this.retryLater();
-      } catch (err) {
-        this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
-        this.retryLater();
+    // Folders whose watcher is paused for a large pass; it stays paused while more passes
+    // follow (files arriving in several log batches), and resumes once all are done.
+    const quiet = new Set<string>();
+    try {
+      while (this.dirty.size > 0 && !this.stopped) {
+        const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
+        this.dirty.delete(folderId);
+        if (!this.engine.folders.get(folderId)?.local) continue;
+        const list = paths === 'all' ? undefined : [...paths];
+        try {
+          // Paths that arrived in entries nearly all need work; for a whole folder, the plan says.
+          const size = list ? list.length : this.materializer.plan(folderId).actions.length;
+          // Outside apply: the watcher may be finishing a scan, which needs the folder lock apply holds.
+          if (size >= QUIET_WATCH_MIN_ACTIONS && !quiet.has(folderId) && (await this.engine.pauseWatching(folderId))) quiet.add(folderId);
+          const report = await this.materializer.applyPlanned(folderId, list, (plan) => {
+            const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
+            return this.fetcher.sequential(order);
+          });
+          this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
+          this.replicaFacts.changed();
+          this.emit('status', this.status());
+          // Only this pass's paths: others still needed are dirty themselves and get their own pass.
+          if (report.incomplete > 0) this.retryLater();
+        } catch (err) {
+          this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.retryLater();
+        }
+      }
+    } finally {
+      for (const folderId of quiet) {
+        await this.engine.resumeWatching(folderId).catch((err: unknown) => this.emit('log', `watching folder ${folderId} again failed: ${err instanceof Error ? err.message : String(err)}`));
       }
     }
   }

@@ -4,6 +4,7 @@
  * source; a symlink that replaced an indexed file is not followed.
  */
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/index.js';
@@ -80,6 +81,15 @@ describe('LocalChunks', () => {
     const [c] = chunksOf('f.txt');
     fs.rmSync(path.join(root, 'f.txt'));
     fs.symlinkSync(secret, path.join(root, 'f.txt'));
+    expect(await local.read(c!.hash)).toBeUndefined();
+  });
+
+  it.runIf(process.platform !== 'win32')('does not hang on a FIFO that replaced an indexed file', async () => {
+    fs.writeFileSync(path.join(root, 'f.txt'), 'indexed text');
+    await engine.scan('docs');
+    const [c] = chunksOf('f.txt');
+    fs.rmSync(path.join(root, 'f.txt'));
+    execFileSync('mkfifo', [path.join(root, 'f.txt')]);
     expect(await local.read(c!.hash)).toBeUndefined();
   });
 

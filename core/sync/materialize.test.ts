@@ -421,6 +421,40 @@ describe('materializer', () => {
     await expectBClean();
   });
 
+  it('trusts a fetcher that says it verified (no second hash), and counts files it could not complete', async () => {
+    writeSeededFile(a('x.bin'), 300 * 1024, 'x');
+    fs.writeFileSync(a('y.txt'), 'y');
+    await scanA();
+    pull(A, B);
+    const good = fetcherFrom(A);
+    // A fetcher that claims to verify but lies is believed on the hash (that is its promise),
+    // but never on the size; and what it cannot deliver is reported as incomplete.
+    const lying = Object.assign(async (h: string, s: number) => (await good(h, s)).subarray(1), { verified: true });
+    const r1 = await B.mat.apply(FOLDER, undefined, lying);
+    expect(r1).toMatchObject({ written: 0, incomplete: 2 });
+    expect(r1.problems.map((p) => p.code)).toEqual(['CORRUPT_CHUNK', 'CORRUPT_CHUNK']);
+    const r2 = await B.mat.apply(FOLDER, undefined, Object.assign(good, { verified: true }));
+    expect(r2).toMatchObject({ written: 2, incomplete: 0, problems: [] });
+    expect(fs.readFileSync(b('x.bin')).equals(fs.readFileSync(a('x.bin')))).toBe(true);
+    await expectBClean();
+  });
+
+  it('writes many small files in many directories, and a file larger than the flush interval, byte for byte', async () => {
+    for (let d = 0; d < 12; d++) {
+      fs.mkdirSync(a(`many/d${d}`), { recursive: true });
+      for (let f = 0; f < 25; f++) fs.writeFileSync(a(`many/d${d}/f${f}.bin`), seededBytes(`s${d}/${f}`, 1 + (((d * 25 + f) * 37) % 9000)));
+    }
+    writeSeededFile(a('large.bin'), 70 * 1024 * 1024 + 17, 'large');
+    const r = await sync();
+    expect(r).toMatchObject({ written: 301, conflicts: 0, problems: [], incomplete: 0 });
+    for (let d = 0; d < 12; d++) {
+      for (let f = 0; f < 25; f++) expect(fs.readFileSync(b(`many/d${d}/f${f}.bin`)).equals(fs.readFileSync(a(`many/d${d}/f${f}.bin`)))).toBe(true);
+    }
+    expect(fs.readFileSync(b('large.bin')).equals(fs.readFileSync(a('large.bin')))).toBe(true);
+    expect(tempFiles(B.root)).toEqual([]);
+    await expectBClean();
+  });
+
   it('refuses hostile paths and records each in sync_problems while the rest syncs', async () => {
     fs.writeFileSync(a('good.txt'), 'payload');
     await scanA();

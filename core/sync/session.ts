@@ -18,7 +18,13 @@ import type { RateLimiter } from './rate-limit.js';
 export const MAX_CHUNK = 4 * 1024 * 1024;
 const MAX_ENTRIES_PER_MESSAGE = 10_000;
 const MAX_HASHES_PER_MESSAGE = 65_536;
-const SERVE_CONCURRENCY = 4;
+const SERVE_CONCURRENCY = 8;
+/**
+ * Chunks sent without waiting for a drain, on top of the one that filled the stream: they
+ * wait in the stream's own buffer, so when the transport drains it is fed at once instead
+ * of after a trip back through this class. Bounds what is buffered to a few chunks.
+ */
+const SEND_AHEAD = 2;
 const MAX_QUEUED_SERVES = 256;
 /** How long a cut-off peer's connection stays up for the error message to be delivered. */
 const FAIL_FLUSH_MS = 2000;
@@ -72,6 +78,8 @@ export class PeerSession {
   private drainWaiters: (() => void)[] = [];
   private serveQueue: ChunkRequest[] = [];
   private serving = 0;
+  /** Chunks sent since the stream last drained (see SEND_AHEAD). */
+  private sentSinceDrain = 0;
   private readonly cancelled = new Set<number>();
 
   constructor(private readonly conn: PeerConnection, private readonly handlers: SessionHandlers, private readonly upload: RateLimiter) {
@@ -278,7 +286,9 @@ export class PeerSession {
         return;
       }
       await this.upload.take(data.length);
-      await this.waitDrain();
+      while (!this.channel.drained && this.sentSinceDrain >= SEND_AHEAD && !this.closed) await this.waitDrain();
+      if (this.closed || this.cancelled.delete(r.id)) return;
+      this.sentSinceDrain++;
       this.stats.bytesOut += data.length;
       this.send(this.m.data, { id: r.id, hash: r.hash, data });
     } catch (err) {
@@ -316,6 +326,7 @@ export class PeerSession {
   }
 
   private drained(): void {
+    this.sentSinceDrain = 0;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w();

@@ -102,6 +102,10 @@ export class Versions {
       heads: db.prepare(`${SELECT_VERSION} JOIN heads h ON h.version_id = v.id WHERE h.folder_id = ? AND h.path = ?`),
       history: db.prepare(`${SELECT_VERSION} WHERE v.folder_id = ? AND v.path = ? ORDER BY v.created_at DESC, v.origin_seq DESC`),
       chunks: db.prepare('SELECT chunk AS hash, offset, size FROM version_chunks WHERE version_id = ? ORDER BY idx'),
+      headShape: db.prepare(`SELECT h.version_id AS id, (SELECT count(*) FROM version_parents p WHERE p.version_id = h.version_id) AS parents
+        FROM heads h WHERE h.folder_id = ? AND h.path = ?`),
+      ownChunks: db.prepare(`SELECT c.chunk AS hash, c.size FROM version_chunks c JOIN versions v ON v.id = c.version_id
+        WHERE c.version_id = ? AND v.author = ? ORDER BY c.idx`),
     };
   }
 
@@ -169,6 +173,26 @@ export class Versions {
 
   heads(folderId: string, path: string): Version[] {
     return (this.stmt.heads.all(folderId, path) as VersionDbRow[]).map(toVersion);
+  }
+
+  /**
+   * The chunk list of a version this device recorded (its own chunker cut it), else
+   * undefined: the scanner's hint for rechunking an edited file (chunkFileSync).
+   */
+  ownChunks(versionId: string): { hash: string; size: number }[] | undefined {
+    const rows = this.stmt.ownChunks.all(versionId, this.localDevice) as { hash: string; size: number }[];
+    return rows.length > 0 ? rows : undefined;
+  }
+
+  /** How many heads a path has (more than one: branches), without reading them. */
+  /**
+   * Cheap facts for every path sync touches: how many heads, and the one head's id when it
+   * is a merge (a merge made elsewhere closed this path's conflict here too).
+   */
+  headShape(folderId: string, path: string): { heads: number; mergeHead: string | null } {
+    const rows = this.stmt.headShape.all(folderId, path) as { id: string; parents: number }[];
+    const only = rows.length === 1 ? rows[0] : undefined;
+    return { heads: rows.length, mergeHead: only && only.parents > 1 ? only.id : null };
   }
 
   preferredHead(folderId: string, path: string): Version | undefined {
