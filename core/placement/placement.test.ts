@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FileEntry, QuotaChange, QuotaInfo, ReplicaInfo, StatusInfo } from '../api/types.js';
 import { writeConfig } from '../config/index.js';
-import { cliJson, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
+import { cliJson, sleep, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { TestMesh } from '../testing/mesh.js';
 
 let mesh: TestMesh | undefined;
@@ -80,6 +80,14 @@ describe('placement between devices', () => {
     const opened = await cliJson<FileEntry>(m.device('beta').home, ['open', 'docs/b.bin', '--json']);
     expect(opened.local).toBe(true);
     expect(fs.readFileSync(path.join(m.device('beta').folder, 'b.bin')).equals(fs.readFileSync(path.join(m.device('alpha').folder, 'b.bin')))).toBe(true);
+
+    // beta frees b.bin again: the file leaves its folder, and that is not a deletion anywhere.
+    const freed = await cliJson<FileEntry>(m.device('beta').home, ['free', 'docs/b.bin', '--json']);
+    expect(freed.local).toBe(false);
+    expect(fs.existsSync(path.join(m.device('beta').folder, 'b.bin'))).toBe(false);
+    await sleep(3000); // the watcher saw the file go
+    expect((await cliJson<FileEntry[]>(m.device('beta').home, ['ls', 'docs/b.bin', '--json']))[0]?.kind).toBe('file');
+    expect(fs.existsSync(path.join(m.device('alpha').folder, 'b.bin'))).toBe(true);
 
     // beta pins c.bin, then lowers its quota to nothing.
     await cliJson(m.device('beta').home, ['pin', 'docs/c.bin']);
