@@ -43,7 +43,7 @@ export class PlacementApi {
     return this.quotaInfo(this.quota.limits());
   }
 
-  quotaSet(p: Params<'quota.set'>): QuotaChange {
+  async quotaSet(p: Params<'quota.set'>): Promise<QuotaChange> {
     const cur = this.quota.limits();
     const next: QuotaLimits = {
       // A lower quota takes the reserve down with it unless a reserve is given.
@@ -53,7 +53,12 @@ export class PlacementApi {
     if (next.reservedBytes > next.maxBytes) throw new CanopyError('BAD_ARGUMENT', `the reserve (${next.reservedBytes} bytes) cannot exceed the quota (${next.maxBytes} bytes)`);
     const plan = this.quota.plan(next.maxBytes, next.evictionStrategy);
     const dryRun = p.dryRun === true;
-    if (!dryRun) this.quota.apply(next);
+    if (!dryRun) {
+      const evicting = this.quota.apply(next);
+      // A daemon evicts in the background (progress events); a one-shot CLI run holds the home only until it returns.
+      if (evicting && !this.deps.sync) await evicting;
+      else void evicting?.catch(() => undefined);
+    }
     return {
       quota: this.quotaInfo(dryRun ? next : this.quota.limits()),
       dryRun,

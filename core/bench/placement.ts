@@ -65,6 +65,8 @@ export async function benchPlacement(): Promise<Record<string, unknown>> {
     addDevice: { movedCopies: moved, movedFraction: round(movedFraction, 5), optimalFraction: round(optimalFraction, 5), ratioToOptimal: round(movementRatioToOptimal), movedBetweenOldDevices: elsewhere },
     targets: {
       placementUnder2s: placeSeconds < 2,
+      // The same work by CPU time: on a shared machine the wall clock also counts waiting for a core.
+      placementCpuUnder2s: placeCpuSeconds < 2,
       movementWithin10PercentOfOptimal: Math.abs(movementRatioToOptimal - 1) <= 0.1,
       onlyNewDeviceGains: elsewhere === 0,
       diversityAlwaysMet: diverse === CHUNKS,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FileEntry, QuotaChange, QuotaInfo, ReplicaInfo, StatusInfo } from '../api/types.js';
 import { writeConfig } from '../config/index.js';
-import { cliJson, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
+import { cliJson, sleep, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { TestMesh } from '../testing/mesh.js';
 
 let mesh: TestMesh | undefined;
@@ -35,7 +35,10 @@ describe('placement between devices', () => {
     const m = mesh;
     const conf: Record<string, { site: string; max: string }> = { alpha: { site: 'home', max: '4 GiB' }, beta: { site: 'office', max: '1 GiB' }, gamma: { site: 'home', max: '2 GiB' } };
     for (const [name, c] of Object.entries(conf)) {
-      writeConfig(m.device(name).home, { device: { labels: { site: c.site } }, storage: { max: c.max, reserved: '0 B', min_free: '1 MiB' } });
+      writeConfig(m.device(name).home, {
+        device: { labels: { site: c.site } }, storage: { max: c.max, reserved: '0 B', min_free: '1 MiB' },
+        replication: { diversity: [{ label: 'site', min_distinct: 2 }] },
+      });
     }
     for (const f of FILES) writeSeededFile(path.join(m.device('alpha').folder, f), 2 * MiB + 12345, f);
     await m.share('alpha');
@@ -45,12 +48,14 @@ describe('placement between devices', () => {
     for (const n of ['beta', 'gamma']) await cliJson(m.device(n).home, ['folder', 'add', m.device(n).folder, '--id', 'docs', '--mode', 'on-demand']);
     const ids = Object.fromEntries(await Promise.all(['alpha', 'beta', 'gamma'].map(async (n) => [n, (await cliJson<StatusInfo>(m.device(n).home, ['status', '--json'])).device.id] as const)));
 
-    // Every chunk reaches its factor (normal: 2), on the devices placement designates.
+    // Every chunk reaches its factor (normal: 2), on the devices placement designates, and
+    // spans two sites: beta (the only office device) is always one of them.
     for (const f of FILES) {
-      await waitFor(async () => {
-        const r = await replicas(m.device('alpha').home, f);
-        return r.chunks.length > 0 && r.chunks.every((c) => c.designated.length === 2 && c.designated.every((d) => c.holders.includes(d))) ? r : undefined;
+      const r = await waitFor(async () => {
+        const x = await replicas(m.device('alpha').home, f);
+        return x.chunks.length > 0 && x.chunks.every((c) => c.designated.length === 2 && c.designated.every((d) => c.holders.includes(d))) ? x : undefined;
       }, `every chunk of ${f} on its designated devices`, 180_000);
+      for (const c of r.chunks) expect(c.designated).toContain(ids.beta);
     }
     // On-demand devices hold only what they are designated for: no file was written there.
     for (const n of ['beta', 'gamma']) {
@@ -64,12 +69,25 @@ describe('placement between devices', () => {
       expect(q.usage.totalBytes).toBe(designatedHere);
     }
 
+    // A priority set on one device reaches the others (a signed log entry): e.bin wants 1 copy everywhere.
+    await cliJson(m.device('alpha').home, ['priority', 'docs/e.bin', 'low']);
+    for (const n of ['beta', 'gamma']) {
+      await waitFor(async () => (await replicas(m.device(n).home, 'e.bin')).factor === 1, `${n} to learn the priority of e.bin`, 60_000);
+    }
     // gamma pins a.bin: it is materialized there. beta opens b.bin: the same.
     await cliJson(m.device('gamma').home, ['pin', 'docs/a.bin']);
     expect(fs.readFileSync(path.join(m.device('gamma').folder, 'a.bin')).equals(fs.readFileSync(path.join(m.device('alpha').folder, 'a.bin')))).toBe(true);
     const opened = await cliJson<FileEntry>(m.device('beta').home, ['open', 'docs/b.bin', '--json']);
     expect(opened.local).toBe(true);
     expect(fs.readFileSync(path.join(m.device('beta').folder, 'b.bin')).equals(fs.readFileSync(path.join(m.device('alpha').folder, 'b.bin')))).toBe(true);
+
+    // beta frees b.bin again: the file leaves its folder, and that is not a deletion anywhere.
+    const freed = await cliJson<FileEntry>(m.device('beta').home, ['free', 'docs/b.bin', '--json']);
+    expect(freed.local).toBe(false);
+    expect(fs.existsSync(path.join(m.device('beta').folder, 'b.bin'))).toBe(false);
+    await sleep(3000); // the watcher saw the file go
+    expect((await cliJson<FileEntry[]>(m.device('beta').home, ['ls', 'docs/b.bin', '--json']))[0]?.kind).toBe('file');
+    expect(fs.existsSync(path.join(m.device('alpha').folder, 'b.bin'))).toBe(true);
 
     // beta pins c.bin, then lowers its quota to nothing.
     await cliJson(m.device('beta').home, ['pin', 'docs/c.bin']);
@@ -87,9 +105,9 @@ describe('placement between devices', () => {
     for (const f of FILES) {
       const r = await waitFor(async () => {
         const x = await replicas(m.device('alpha').home, f);
-        return x.summary.minHolders >= 2 ? x : undefined;
-      }, `${f} to keep 2 copies`, 60_000);
-      expect(r.summary.minHolders).toBeGreaterThanOrEqual(2);
+        return x.summary.minHolders >= x.minimum ? x : undefined;
+      }, `${f} to keep its minimum of copies`, 60_000);
+      expect(r.summary.minHolders).toBeGreaterThanOrEqual(f === 'e.bin' ? 1 : 2);
     }
     // What could not go is reported: pinned or at its minimum.
     if (change.evict.unfreeableBytes > 0) expect(change.evict.reason).toMatch(/pinned|minimum/);

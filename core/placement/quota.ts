@@ -77,8 +77,8 @@ export class Quota extends EventEmitter<QuotaEvents> {
     return { targetBytes, choice, freesUnpinnedCacheBytes, reason };
   }
 
-  /** Writes new limits to config.toml and applies them now; lowering max starts eviction in the background. */
-  apply(next: QuotaLimits): void {
+  /** Writes new limits to config.toml and applies them now; lowering max starts eviction in the background (returned). */
+  apply(next: QuotaLimits): Promise<void> | undefined {
     const cfg = writeConfig(this.engine.home, {
       storage: {
         max: next.maxBytes, reserved: next.reservedBytes, min_free: next.minFreeBytes, share_excess: next.shareExcess,
@@ -87,7 +87,7 @@ export class Quota extends EventEmitter<QuotaEvents> {
     });
     Object.assign(this.engine.config.storage, cfg.storage);
     this.engine.store.setLimits({ maxBytes: cfg.storage.max, minFreeBytes: cfg.storage.minFree });
-    if (this.engine.store.usage().bytes > cfg.storage.max) void this.evictTo(cfg.storage.max);
+    return this.engine.store.usage().bytes > cfg.storage.max ? this.evictTo(cfg.storage.max) : undefined;
   }
 
   /** Evicts down to `targetBytes` (one pass at a time), reporting progress; says "full" when it cannot. */

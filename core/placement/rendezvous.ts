@@ -137,20 +137,30 @@ export function place(req: PlaceRequest, p: PreparedCandidates): PlaceResult {
  */
 function walkWithDiversity(chosen: number[], order: readonly number[], factor: number, rules: readonly DiversityRule[], p: PreparedCandidates): void {
   const labelOf = (i: number, label: string) => (p.list[i] as Candidate).labels[label];
-  const all = [...chosen, ...order];
-  const targets = rules.map((r) => Math.min(r.minDistinct, factor, distinctValues(all, r.label, labelOf).size));
-  const deficit = (set: readonly number[]) =>
-    rules.reduce((sum, r, k) => sum + Math.max(0, (targets[k] as number) - distinctValues(set, r.label, labelOf).size), 0);
+  const targets = rules.map((r) => Math.min(r.minDistinct, factor, distinctValues([...chosen, ...order], r.label, labelOf).size));
+  // The label values the chosen devices span, per rule, kept up to date as devices are taken.
+  const spanned = rules.map((r) => distinctValues(chosen, r.label, labelOf));
+  const deficitWith = (i: number) => rules.reduce((sum, r, k) => {
+    const v = labelOf(i, r.label);
+    const span = (spanned[k] as Set<string>).size + (v !== undefined && !(spanned[k] as Set<string>).has(v) ? 1 : 0);
+    return sum + Math.max(0, (targets[k] as number) - span);
+  }, 0);
+  const take = (i: number) => {
+    chosen.push(i);
+    rules.forEach((r, k) => {
+      const v = labelOf(i, r.label);
+      if (v !== undefined) (spanned[k] as Set<string>).add(v);
+    });
+  };
   const skipped: number[] = [];
   for (const i of order) {
     if (chosen.length >= factor) break;
-    const next = [...chosen, i];
-    if (factor - next.length >= deficit(next)) chosen.push(i);
+    if (factor - (chosen.length + 1) >= deficitWith(i)) take(i);
     else skipped.push(i);
   }
   for (const i of skipped) {
     if (chosen.length >= factor) break;
-    chosen.push(i);
+    take(i);
   }
 }
 

@@ -73,6 +73,8 @@ interface ChunkRefs {
   ownerAt: number;
 }
 
+/** How long forChunk reuses device facts, priorities and candidates (they change slowly). */
+const CONTEXT_REUSE_MS = 1000;
 const HIGH_OWNER_FIRST: ReadonlySet<Priority> = new Set(['critical', 'high']);
 const CLASS_RANK: Record<DataClass, number> = { critical: 3, sensitive: 2, standard: 1, public: 0 };
 
@@ -137,13 +139,22 @@ export function createPlacementView(engine: Engine, opts: PlacementViewOptions =
     return { rules, placeRefs };
   };
 
+  // forChunk is called chunk by chunk (jobs, eviction): the shared part is reused briefly
+  // rather than re-read for every chunk; chunks() always starts fresh.
+  let cached: { at: number; ctx: ReturnType<typeof context> } | undefined;
+  const recentContext = () => {
+    const t = performance.now();
+    if (!cached || t - cached.at > CONTEXT_REUSE_MS) cached = { at: t, ctx: context() };
+    return cached.ctx;
+  };
+
   return {
     localDeviceId,
     liveDevices: () => live().map((d) => d.id),
     forChunk(hash) {
       const rows = stmt.refsOf.all(hash) as RefRow[];
       if (rows.length === 0) return null;
-      const ctx = context();
+      const ctx = recentContext();
       const refs = foldRefs(rows, ctx.rules, engine);
       const holders = stmt.holdersOf.all(hash) as string[];
       if (!holders.includes(localDeviceId) && (engine.store.has(hash) || stmt.localHasWorking.get(hash) !== undefined)) holders.push(localDeviceId);

@@ -23,7 +23,11 @@ export class ChunkFetcher {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly peers: () => PeerSession[], private readonly download: RateLimiter, private readonly maxInflight = MAX_INFLIGHT_PER_PEER) {}
+  constructor(
+    private readonly peers: () => PeerSession[], private readonly download: RateLimiter, private readonly maxInflight = MAX_INFLIGHT_PER_PEER,
+    /** Devices known to hold a chunk (replica facts): asked first, in rank order, so sharded chunks cost no misses. */
+    private readonly holders?: (hash: string) => ReadonlySet<string>,
+  ) {}
 
   /** One chunk, from whichever connected device has it. Concurrent asks share one request. */
   get(hash: string, size: number): Promise<Buffer> {
@@ -86,6 +90,9 @@ export class ChunkFetcher {
     await this.download.take(size);
     for (;;) {
       const candidates = rankPeers(this.peers().filter((p) => !p.closed && p.hello && !tried.has(p.deviceId)));
+      const known = this.holders?.(hash);
+      // A stable sort: known holders first, each group still in EWMA rank (exploration included).
+      if (known && known.size > 0) candidates.sort((a, b) => Number(known.has(b.deviceId)) - Number(known.has(a.deviceId)));
       if (candidates.length === 0) {
         // This fetch gives up; if it was woken for a free slot, the next waiter gets the slot.
         this.release();

@@ -186,6 +186,27 @@ describe('a hostile peer with a valid pairing', () => {
     expect(fs.existsSync(path.join(docs, 'many.txt'))).toBe(false);
   });
 
+  it('has its replica facts recorded, and is cut off for facts it breaks: too many hashes, a capacity that does not decode', async () => {
+    const a = await hostilePeer();
+    const held = randomBytes(32);
+    const heldBy = () => readDb((db) => db.prepare('SELECT count(*) AS n FROM replicas WHERE device_id = ? AND chunk = ?').get(a.deviceId, held.toString('hex')) as { n: number }).n;
+    a.send.inventory.send({ final: true, hashes: [held] });
+    await waitFor(() => heldBy() === 1, 'the daemon to record what the peer holds');
+    a.send.drop.send({ hashes: [held] });
+    await waitFor(() => heldBy() === 0, 'the daemon to forget what the peer dropped');
+
+    const b = await hostilePeer();
+    b.send.drop.send({ hashes: Array.from({ length: 70_000 }, () => randomBytes(32)) });
+    await assertCutOff(b, 'PROTOCOL');
+    expect(b.cutOffError?.message).toMatch(/too many hashes/);
+
+    const c = await hostilePeer();
+    // A capacity figure beyond 2^53 (uint64 0xff...): it does not decode, and the connection drops.
+    c.send.capacity.send(new Raw(Buffer.from([0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])));
+    await assertCutOff(c);
+    expect(readDb((db) => db.prepare('SELECT capacity FROM devices WHERE id = ?').get(c.deviceId) as { capacity: string | null } | undefined)?.capacity ?? null).toBeNull();
+  });
+
   it('is cut off for a chunk that does not match its hash, and the file is not created', async () => {
     const peer = await hostilePeer();
     const content = randomBytes(50_000);

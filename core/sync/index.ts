@@ -128,7 +128,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
     });
     this.upload = new RateLimiter(config.network.uploadLimit);
     this.download = new RateLimiter(config.network.downloadLimit);
-    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests);
+    const holdersOf = db.prepare('SELECT device_id FROM replicas WHERE chunk = ?').pluck();
+    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests,
+      (hash) => new Set(holdersOf.all(hash) as string[]));
     this.network = new Network({
       identity, bootstrap: config.network.bootstrap, maxPeers: config.network.maxPeers,
       isMember: (pk) => this.mesh.isMember(pk),

@@ -18,7 +18,7 @@ import { canonicalBytes, type Json } from '../log/canonical.js';
 import { Mesh, pairingProof } from '../mesh/index.js';
 import {
   codecs, PROTOCOL_VERSION, SYNC_PROTOCOL,
-  type Cancel, type ChunkData, type ChunkRequest, type Codec, type Entries, type ErrorMessage, type Hashes, type Hello, type Vector, type Welcome, type WireEntry,
+  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Codec, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type Welcome, type WireEntry,
 } from '../net/messages.js';
 import { parseHostPort } from '../net/network.js';
 import { requestPairing } from '../sync/pairing.js';
@@ -70,6 +70,9 @@ export interface HostileSend {
   data: Message<Wire<ChunkData>>;
   cancel: Message<Wire<Cancel>>;
   error: Message<Wire<ErrorMessage>>;
+  inventory: Message<Wire<Inventory>>;
+  drop: Message<Wire<Hashes>>;
+  capacity: Message<Wire<Capacity>>;
 }
 
 export interface PairOptions {
@@ -148,7 +151,7 @@ export class HostilePeer {
       // Messages only arrive once the channel is open, by which time `peer` is set.
       let peer: HostilePeer | undefined;
       const on = (fn: (p: HostilePeer) => void) => void (peer && fn(peer));
-      // Same nine messages in the same order as core/sync/session.ts.
+      // The same messages in the same order as core/sync/session.ts.
       const send: HostileSend = {
         hello: channel.addMessage({ encoding: rawable(codecs.hello), onmessage: (h) => on((p) => (p.daemonHello = h as Hello)) }),
         entries: channel.addMessage({ encoding: rawable(codecs.entries), onmessage: () => on((p) => p.entryMessages++) }),
@@ -159,6 +162,9 @@ export class HostilePeer {
         data: channel.addMessage({ encoding: rawable(codecs.data), onmessage: () => undefined }),
         cancel: channel.addMessage({ encoding: rawable(codecs.cancel), onmessage: () => undefined }),
         error: channel.addMessage({ encoding: rawable(codecs.error), onmessage: (e) => on((p) => p.errors.push(e as ErrorMessage)) }),
+        inventory: channel.addMessage({ encoding: rawable(codecs.inventory), onmessage: () => undefined }),
+        drop: channel.addMessage({ encoding: rawable(codecs.drop), onmessage: () => undefined }),
+        capacity: channel.addMessage({ encoding: rawable(codecs.capacity), onmessage: () => undefined }),
       };
       peer = new HostilePeer(identity, welcome, stream, swarm, channel, send);
       channel.open();
