@@ -114,9 +114,14 @@ export async function cleanup(ctx: JobContext): Promise<JobOutcome> {
   const placement = requirePlacement(ctx);
   const { engine } = ctx;
   const stored = storedChunks(ctx, placement.chunks());
+  // One look at each device's facts per run (the comparator asks for them over and over).
+  const free = new Map<string, number | null>();
+  const freeBytes = (id: string) => {
+    if (!free.has(id)) free.set(id, deviceCapacity(engine, id).freeBytes);
+    return free.get(id) ?? null;
+  };
   const plan = planCleanup(stored, {
-    localId: placement.localDeviceId, live: new Set(placement.liveDevices()), retainedOverhead: ctx.config.retainedOverhead,
-    freeBytes: (id) => deviceCapacity(engine, id).freeBytes,
+    localId: placement.localDeviceId, live: new Set(placement.liveDevices()), retainedOverhead: ctx.config.retainedOverhead, freeBytes,
   });
   const planned = plan.drops.reduce((s, d) => s + d.size, 0);
   const base = { candidates: plan.drops.length + plan.retained, retained: plan.retained, retainedBytes: plan.retainedBytes, leftToFullerDevices: plan.leftToFullerDevices, keptForMinimum: plan.keptForMinimum };

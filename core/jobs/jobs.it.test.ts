@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobReport, StatusInfo } from '../api/types.js';
 import { blake3Hex } from '../chunking/hash.js';
-import { cliJson, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
+import { cliJson, runCli, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { TestMesh } from '../testing/mesh.js';
 import { copiesOnDisk, referencedChunks, setConfig, storedOnDisk } from '../testing/disk.js';
 
@@ -95,6 +95,9 @@ describe('jobs on five devices', () => {
     expect(victim.held.length).toBeGreaterThanOrEqual(4);
     const bad = victim.held.slice(0, 4);
     const file = (h: string) => path.join(mesh.device(victim.n).home, 'chunks', h.slice(0, 2), h);
+    // Paused while the files are damaged and counted: no peer asks for those chunks meanwhile
+    // (a read anywhere quarantines a bad chunk, and sync would fetch it back on its own).
+    expect((await runCli(['pause'], { home: home(victim.n) })).code).toBe(0);
     for (const h of bad.slice(0, 3)) {
       const bytes = fs.readFileSync(file(h));
       bytes[Math.floor(bytes.length / 2)] = (bytes[Math.floor(bytes.length / 2)] as number) ^ 0x55;
@@ -103,10 +106,16 @@ describe('jobs on five devices', () => {
     fs.rmSync(file(bad[3]!));
     const dry = await job(victim.n, 'scrub', '--dry-run');
     expect(dry.counts).toMatchObject({ corrupt: 3, missing: 1, refetched: 0 });
+    for (const h of bad.slice(0, 3)) expect(blake3Hex(fs.readFileSync(file(h)))).not.toBe(h); // a dry run changes nothing
+    expect((await runCli(['resume'], { home: home(victim.n) })).code).toBe(0);
+    await waitFor(async () => ((await cliJson<StatusInfo>(home(victim.n), ['status'])).sync?.peers.length ?? 0) >= 2, `${victim.n} to reconnect`, 60_000);
     const report = await job(victim.n, 'scrub');
     expect(report.ok).toBe(true);
-    expect(report.counts).toMatchObject({ corrupt: 3, missing: 1, unhealed: 0 });
-    expect((report.counts.refetched ?? 0) + (report.counts.healedLocally ?? 0)).toBe(4);
+    expect(report.counts.unhealed).toBe(0);
+    // Whatever this scrub found it healed (sync may have beaten it to a chunk a peer asked for).
+    const found = (report.counts.corrupt ?? 0) + (report.counts.missing ?? 0);
+    expect(found).toBeGreaterThanOrEqual(1);
+    expect((report.counts.refetched ?? 0) + (report.counts.healedLocally ?? 0)).toBe(found);
     for (const h of bad) expect(blake3Hex(fs.readFileSync(file(h)))).toBe(h);
     expect((await job(victim.n, 'scrub')).counts).toMatchObject({ corrupt: 0, missing: 0 });
   }, 120_000);
