@@ -1,7 +1,7 @@
 /**
  * The placement commands of the API: quota (get, set with a dry-run preview), pins,
  * priorities, replicas of a file, opening and freeing on-demand files, the placement
- * fields of `ls` and the health counters of `status`. Thin: the work is in core/placement.
+ * fields of `ls`. Thin: the work is in core/placement.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import {
 import { LocalChunks } from '../sync/local-chunks.js';
 import { applyPriorityOverride } from '../log/ingest.js';
 import type { SyncService } from '../sync/index.js';
-import type { ApiEvent, FileEntry, Params, PinInfo, PlacementHealth, PriorityInfo, QuotaChange, QuotaInfo, ReplicaInfo } from './types.js';
+import type { ApiEvent, FileEntry, Params, PinInfo, PriorityInfo, QuotaChange, QuotaInfo, ReplicaInfo } from './types.js';
 
 export interface PlacementApiDeps {
   engine: Engine;
@@ -182,35 +182,6 @@ export class PlacementApi {
     });
   }
 
-  /** The mesh's replication health as this device sees it (status). */
-  health(): PlacementHealth {
-    const { engine } = this.deps;
-    const view = this.view();
-    let chunks = 0;
-    let under = 0;
-    let over = 0;
-    let misplaced = 0;
-    let shortfall = 0;
-    const held = new Map<string, number>();
-    for (const c of view.chunks()) {
-      chunks++;
-      if (c.holders.length < Math.min(c.factor, c.designated.length)) under++;
-      if (c.holders.length > c.factor) over++;
-      if (c.holders.some((h) => !c.designated.includes(h))) misplaced++;
-      if (c.shortfall > 0) shortfall++;
-      for (const h of c.holders) held.set(h, (held.get(h) ?? 0) + c.size);
-    }
-    const devices = engine.db.prepare('SELECT id, name, is_local, capacity FROM devices WHERE revoked_at IS NULL ORDER BY name').all() as { id: string; name: string; is_local: number; capacity: string | null }[];
-    return {
-      chunks, underReplicated: under, overReplicated: over, misplaced, shortfall, repairQueue: under,
-      devices: devices.map((d) => {
-        const facts = d.is_local ? { maxBytes: engine.store.usage().maxBytes, full: false } : (parseJson(d.capacity) ?? {});
-        return { id: d.id, name: d.name, heldBytes: held.get(d.id) ?? 0, quotaBytes: typeof facts.maxBytes === 'number' ? facts.maxBytes : 0, full: facts.full === true };
-      }),
-      computedAt: Date.now(),
-    };
-  }
-
   private quotaInfo(l: QuotaLimits): QuotaInfo {
     const usage = this.deps.engine.store.usage();
     return {
@@ -248,15 +219,5 @@ export class PlacementApi {
     if (!head || head.kind === 'tombstone') throw new CanopyError('NOT_FOUND', `no file at ${folderId}/${rel}`);
     if (head.kind !== 'file') throw new CanopyError('BAD_ARGUMENT', `${folderId}/${rel} is a ${head.kind}, not a file`);
     return { folderId, rel, chunks: this.deps.engine.versions.chunks(head.id) };
-  }
-}
-
-function parseJson(s: string | null): { maxBytes?: unknown; full?: unknown } | null {
-  if (!s) return null;
-  try {
-    const v: unknown = JSON.parse(s);
-    return typeof v === 'object' && v !== null ? (v as { maxBytes?: unknown; full?: unknown }) : null;
-  } catch {
-    return null;
   }
 }
