@@ -282,7 +282,7 @@ export interface QuotaInfo {
   autoEvict: boolean;
   evictionStrategy: EvictionStrategy;
   /** What the store holds, by why it holds it. */
-  usage: { ownBytes: number; replicaBytes: number; cacheBytes: number; pinnedBytes: number; totalBytes: number };
+  usage: { ownBytes: number; replicaBytes: number; cacheBytes: number; pinnedBytes: number; totalBytes: number; historyBytes: number };
   diskFreeBytes: number;
   full: boolean;
 }

@@ -115,7 +115,7 @@ function quotaText(q: QuotaInfo): string {
   const u = q.usage;
   return [
     `Quota    ${formatSize(q.maxBytes)} (reserved ${formatSize(q.reservedBytes)}, min free ${formatSize(q.minFreeBytes)}), share excess ${q.shareExcess ? 'on' : 'off'}, auto-evict ${q.autoEvict ? 'on' : 'off'} (${q.evictionStrategy})`,
-    `Used     ${formatSize(u.totalBytes)}: own ${formatSize(u.ownBytes)}, replicas ${formatSize(u.replicaBytes)}, cache ${formatSize(u.cacheBytes)}, pinned ${formatSize(u.pinnedBytes)}`,
+    `Used     ${formatSize(u.totalBytes)}: own ${formatSize(u.ownBytes)}, replicas ${formatSize(u.replicaBytes)}, cache ${formatSize(u.cacheBytes)}, pinned ${formatSize(u.pinnedBytes)} (history only: ${formatSize(u.historyBytes)})`,
     `Disk     ${formatSize(q.diskFreeBytes)} free${q.full ? '; FULL: placement sends new chunks elsewhere' : ''}`,
   ].join('\n');
 }

@@ -80,6 +80,17 @@ describe('quota', () => {
     expect(full).toHaveLength(1);
   });
 
+  it('counts what the store keeps only for history', async () => {
+    const q = new Quota(engine, { view: () => createPlacementView(engine) });
+    expect(q.breakdown().historyBytes).toBe(0);
+    // spare.bin is deleted: its chunks now serve only the history (until retention lets them go).
+    const spare = chunksOf('spare.bin');
+    engine.db.transaction(() => engine.versions.recordLocal({ folderId: 'docs', path: 'spare.bin', kind: 'tombstone', size: 0, mtimeMs: Date.now(), mode: 0, chunks: [] }))();
+    const after = q.breakdown();
+    expect(after.historyBytes).toBe(spare.reduce((s, c) => s + c.size, 0));
+    expect(after.totalBytes).toBe(engine.store.usage().bytes);
+  });
+
   it('re-checks the facts right before dropping: a copy that became the last one elsewhere stays', async () => {
     const q = new Quota(engine, { view: () => createPlacementView(engine) });
     const plan = q.plan(0);

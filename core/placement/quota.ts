@@ -25,6 +25,8 @@ export interface StoreBreakdown {
   cacheBytes: number;
   pinnedBytes: number;
   totalBytes: number;
+  /** Of the total, chunks no current head uses: kept only for history and retention (DESIGN.md section 5). */
+  historyBytes: number;
 }
 
 export type StoreClass = 'own' | 'replica' | 'cache' | 'pinned';
@@ -59,10 +61,12 @@ export class Quota extends EventEmitter<QuotaEvents> {
 
   /** What the store holds, by why it holds it. */
   breakdown(cands: readonly Classified[] = this.candidates()): StoreBreakdown {
-    const out: StoreBreakdown = { ownBytes: 0, replicaBytes: 0, cacheBytes: 0, pinnedBytes: 0, totalBytes: 0 };
+    const out: StoreBreakdown = { ownBytes: 0, replicaBytes: 0, cacheBytes: 0, pinnedBytes: 0, totalBytes: 0, historyBytes: 0 };
+    const inHeads = this.engine.db.prepare('SELECT 1 FROM version_chunks c JOIN heads h ON h.version_id = c.version_id WHERE c.chunk = ? LIMIT 1').pluck();
     for (const c of cands) {
       out[`${c.cls}Bytes`] += c.size;
       out.totalBytes += c.size;
+      if (inHeads.get(c.hash) === undefined) out.historyBytes += c.size;
     }
     return out;
   }

@@ -231,7 +231,7 @@ describe('a file\'s side panel', () => {
 describe('QuotaSlider', () => {
   const quota: QuotaInfo = {
     maxBytes: 8 * 1024 ** 3, reservedBytes: 0, minFreeBytes: 0, shareExcess: true, autoEvict: true, evictionStrategy: 'hybrid',
-    usage: { ownBytes: 0, replicaBytes: 0, cacheBytes: 4 * 1024 ** 3, pinnedBytes: 0, totalBytes: 4 * 1024 ** 3 }, diskFreeBytes: 100 * 1024 ** 3, full: false,
+    usage: { ownBytes: 0, replicaBytes: 0, cacheBytes: 4 * 1024 ** 3, pinnedBytes: 0, totalBytes: 4 * 1024 ** 3, historyBytes: 0 }, diskFreeBytes: 100 * 1024 ** 3, full: false,
   };
 
   it('previews a move with a dry run, then applies it', async () => {

@@ -12,7 +12,7 @@ function health(over: Partial<PlacementHealth> = {}): PlacementHealth {
 function quota(over: Partial<QuotaInfo> = {}): QuotaInfo {
   return {
     maxBytes: 10 * GIB, reservedBytes: 0, minFreeBytes: 0, shareExcess: true, autoEvict: true, evictionStrategy: 'hybrid',
-    usage: { ownBytes: 2 * GIB, replicaBytes: 3 * GIB, cacheBytes: 1 * GIB, pinnedBytes: 0, totalBytes: 6 * GIB }, diskFreeBytes: 100 * GIB, full: false, ...over,
+    usage: { ownBytes: 2 * GIB, replicaBytes: 3 * GIB, cacheBytes: 1 * GIB, pinnedBytes: 0, totalBytes: 6 * GIB, historyBytes: 0 }, diskFreeBytes: 100 * GIB, full: false, ...over,
   };
 }
 
