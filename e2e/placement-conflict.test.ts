@@ -163,7 +163,9 @@ describe.skipIf(unavailable !== null)('placement, quota and merge through the UI
 
     // The UI says the new usage: Activity's sentence, then the tray popover's.
     await gotoView(page, 'Activity');
-    const nowWords = `Now ${formatBytes(0)}; ${formatBytes(after.store.bytes)} in use.`;
+    // Over a quota of 0, the store is full: the sentence says so and by how much.
+    expect(quota.full).toBe(true);
+    const nowWords = `Now ${formatBytes(0)}; ${formatBytes(after.store.bytes)} in use: full, ${formatBytes(after.store.bytes)} over (pinned, or still needed for its copies).`;
     await expect.poll(async () => (await page.getByTestId('quota-words').textContent()) ?? '', { timeout: 30_000 }).toBe(nowWords);
     shots.push(await screenshot(page, 'pc-09-activity-after-eviction'));
     const tray = await openUi(browser, mesh.device('gamma'), { hash: '#tray', size: { width: 340, height: 320 } });
