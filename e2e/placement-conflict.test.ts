@@ -3,12 +3,13 @@
  * (separate processes) on a local testnet, Debian's Chromium on their web UIs.
  *
  * - copies against target (Files view) rise from 1 / 3 to 3 / 3 as devices pair and sync
- *   (a `high` folder: 3 copies);
- * - the quota slider on gamma (Activity, then the tray popover) says what lowering it
- *   frees, Apply evicts: the store's usage goes down in `canopy status --json` and in the
- *   UI, while the pinned file stays in the store;
+ *   (a `high` folder: 3 copies; gamma attaches on demand, so its copies live in its store);
  * - two conflicts made with syncing paused, settled in the merge view (take one; edit the
- *   merged text and save): every device's folder holds the result, no device lists a conflict.
+ *   merged text and save): every device's folder holds the result, no device lists a conflict;
+ * - on gamma, a file pinned and another lowered to `normal` in Files, then the quota slider
+ *   (Activity) says what lowering it frees, Apply evicts: the store's usage goes down in
+ *   `canopy status --json` / `canopy quota --json` and in the UI (Activity, tray popover),
+ *   while the pinned file stays.
  *
  * Screenshots of each state go to test-output/screenshots/ (pc-*.png), listed at the end.
  */
@@ -16,8 +17,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConflictInfo, QuotaInfo, StatusInfo } from '../core/api/types.js';
+import type { ConflictInfo, QuotaChange, QuotaInfo, StatusInfo } from '../core/api/types.js';
 import { formatBytes } from '../renderer/src/format.js';
+import { quotaChangeWords } from '../renderer/src/lib/words.js';
 import { cliJson, tmpDir, waitFor, writeSeededFile } from '../core/testing/index.js';
 import { TestMesh } from '../core/testing/mesh.js';
 import { SCREENSHOTS, e2eUnavailable, gotoView, launchBrowser, makeConflict, moveQuotaSlider, openUi, resolveInMergeView, screenshot } from './helpers.js';
@@ -141,9 +143,13 @@ describe.skipIf(unavailable !== null)('placement, quota and merge through the UI
 
     await gotoView(page, 'Activity');
     const sentence = await moveQuotaSlider(page, 'min');
-    // big.bin's 3 MB can go; the pinned and still-needed rest is said to stay.
-    expect(sentence).toMatch(new RegExp(`^Applying this hands about ${formatBytes(3_000_000).replace('.', '\\.')} of replicas over to other devices; `));
-    expect(sentence).toMatch(/cannot go \(.*pinned/);
+    // The same dry run asked of the daemon: big.bin's 3 MB can go (as cache or as replicas,
+    // as placement has it now), the pinned rest cannot; the UI says exactly that.
+    const dry = await cliJson<QuotaChange>(mesh.device('gamma').home, ['quota', '--max', '0', '--dry-run']);
+    expect(dry.evict.freesBytes).toBe(3_000_000);
+    expect(dry.evict.unfreeableBytes).toBe(before.usage.totalBytes - 3_000_000);
+    expect(sentence).toBe(quotaChangeWords(dry));
+    expect(sentence).toMatch(/^Applying this .*about 2\.\d MiB .*; 977 KiB cannot go \(977 KiB are pinned/);
     shots.push(await screenshot(page, 'pc-08-activity-quota-preview'));
     await page.getByRole('button', { name: 'Apply' }).click();
 
