@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { PlacementHealth, QuotaChange, QuotaInfo, SyncInfo } from '../../../core/api/types.js';
-import { deviceBars, scanSpeedWords, formatEta, formatRate, healthWords, quotaChangeWords, quotaNowWords, storageBar, syncWords } from './words.js';
+import { deviceBars, scanSpeedWords, formatEta, formatRate, healthWords, quotaChangeWords, quotaNowWords, shortOfCopiesWords, storageBar, syncWords } from './words.js';
 
 const GIB = 1024 ** 3;
 
@@ -81,6 +81,13 @@ describe('quotaChangeWords', () => {
     const reason = '1000095 bytes cannot be freed: 1000000 bytes are pinned and 95 bytes would fall below their minimum copies';
     expect(quotaChangeWords(change({ freesBytes: 3_000_000, unfreeableBytes: 1_000_095, reason })))
       .toBe('Applying this hands about 2.9 MiB of replicas over to other devices; 977 KiB cannot go (977 KiB are pinned and 95 B would fall below their minimum copies).');
+  });
+});
+
+describe('shortOfCopiesWords', () => {
+  it('says one chunk in the singular', () => {
+    expect(shortOfCopiesWords(1)).toBe('1 chunk is short of copies.');
+    expect(shortOfCopiesWords(3)).toBe('3 chunks are short of copies.');
   });
 });
 

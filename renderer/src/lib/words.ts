@@ -135,3 +135,8 @@ export function scanSpeedWords(scan: { phase: string; bytesDone: number; bytesTo
   const left = scan.bytesTotal > scan.bytesDone ? (scan.bytesTotal - scan.bytesDone) / rate : 0;
   return `at ${formatRate(rate)}${left > 0 ? `, ${formatEta(left)}` : ''}`;
 }
+
+/** How many chunks lack copies, in words: "1 chunk is short of copies." / "3 chunks are short of copies." */
+export function shortOfCopiesWords(n: number): string {
+  return n === 1 ? '1 chunk is short of copies.' : `${formatCount(n)} chunks are short of copies.`;
+}
