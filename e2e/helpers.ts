@@ -104,13 +104,15 @@ export async function makeConflict(mesh: TestMesh, folderId: string, file: strin
 
 /**
  * Moves the quota slider (Activity, or the tray popover at `#tray`) by `steps` key presses
- * (negative = lower) and returns the sentence saying what applying it would do, once the
+ * (negative = lower; 'min' = Home, all the way down: a step is 1/100 of the disk, far more
+ * than a test's data) and returns the sentence saying what applying it would do, once the
  * dry run has answered. `apply` then presses Apply.
  */
-export async function moveQuotaSlider(page: Page, steps: number, opts: { apply?: boolean } = {}): Promise<string> {
+export async function moveQuotaSlider(page: Page, steps: number | 'min', opts: { apply?: boolean } = {}): Promise<string> {
   const slider = page.getByRole('slider', { name: /Storage quota/ });
   await slider.focus();
-  for (let i = 0; i < Math.abs(steps); i++) await page.keyboard.press(steps < 0 ? 'ArrowLeft' : 'ArrowRight');
+  if (steps === 'min') await page.keyboard.press('Home');
+  else for (let i = 0; i < Math.abs(steps); i++) await page.keyboard.press(steps < 0 ? 'ArrowLeft' : 'ArrowRight');
   const words = page.getByTestId('quota-words');
   await words.filter({ hasNotText: /Working out/ }).waitFor();
   const sentence = (await words.textContent()) ?? '';

@@ -4,8 +4,9 @@
  * receive it on the other device, browse its files and history, and visit every view,
  * writing a screenshot of each under test-output/screenshots/.
  *
- * Commands still being built elsewhere (quota, pins, replicas, jobs, merge) answer
- * NOT_IMPLEMENTED here; the views must then say so in place, which this test checks too.
+ * A command a device does not answer must be said in place; the assertions here accept
+ * either that or the real answer. The engine's real placement, quota and merge under the
+ * UI are driven in e2e/placement-conflict.test.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';

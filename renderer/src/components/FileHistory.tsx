@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { FileEntry } from '../../../core/api/types.js';
-import { formatBytes, formatCount, formatTimestamp, formatWhen } from '../format.js';
+import { formatBytes, formatTimestamp, formatWhen } from '../format.js';
+import { shortOfCopiesWords } from '../lib/words.js';
 import { useAction, useCall } from '../use-call.js';
 import { useNow } from '../use-now.js';
 import { ActionStatus, CallProblem } from './CallProblem.js';
@@ -55,7 +56,7 @@ export function FileHistory({ folderId, entry, onClose, onRestored }: { folderId
       {replicas.data && (
         <p data-testid="replica-summary">
           {replicas.data.summary.minHolders} of {replicas.data.factor} wanted copies on every chunk ({replicas.data.priority} priority);{' '}
-          {replicas.data.summary.underReplicated > 0 ? <span className="warn">{formatCount(replicas.data.summary.underReplicated)} chunks are short of copies.</span> : 'every chunk has its copies.'}
+          {replicas.data.summary.underReplicated > 0 ? <span className="warn">{shortOfCopiesWords(replicas.data.summary.underReplicated)}</span> : 'every chunk has its copies.'}
         </p>
       )}
       <h3>Versions</h3>
@@ -71,7 +72,7 @@ export function FileHistory({ folderId, entry, onClose, onRestored }: { folderId
                   by {v.authorName ?? v.author.slice(0, 8)}, <time dateTime={new Date(v.createdAt).toISOString()} title={formatTimestamp(v.createdAt)}>{formatWhen(v.createdAt, now)}</time>
                   {v.state === 'provisional' ? ', provisional' : ''}
                 </span>
-                {v.isHead && <span className="badge ok">current</span>}
+                {v.isHead && <> <span className="badge ok">current</span></>}
               </div>
               {!v.isHead && v.kind !== 'tombstone' && (
                 <button type="button" className="small" onClick={() => void doRestore(v.id)} disabled={restore.pending} aria-label={`Restore the version of ${formatWhen(v.createdAt, now)}`}>

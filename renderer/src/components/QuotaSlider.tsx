@@ -1,7 +1,7 @@
 import { useEffect, useId, useState } from 'react';
 import type { QuotaInfo } from '../../../core/api/types.js';
 import { formatBytes } from '../format.js';
-import { quotaChangeWords } from '../lib/words.js';
+import { quotaChangeWords, quotaNowWords } from '../lib/words.js';
 import { useCanopy } from '../store-context.js';
 import { useAction, useCall } from '../use-call.js';
 import { ActionStatus, CallProblem } from './CallProblem.js';
@@ -45,7 +45,7 @@ export function QuotaSlider({ compact = false }: { compact?: boolean }) {
   if (!q || value === null) return <p className="muted">Loading the quota…</p>;
   const { max, step } = sliderRange(q);
   const changed = value !== q.maxBytes;
-  const words = !changed ? `Now ${formatBytes(q.maxBytes)}; ${formatBytes(q.usage.totalBytes)} in use.` : preview.result && preview.result.quota.maxBytes === value ? quotaChangeWords(preview.result) : 'Working out what this would free…';
+  const words = !changed ? quotaNowWords(q) : preview.result && preview.result.quota.maxBytes === value ? quotaChangeWords(preview.result) : 'Working out what this would free…';
 
   return (
     <div className={`quota-slider${compact ? ' compact' : ''}`}>

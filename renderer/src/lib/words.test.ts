@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { PlacementHealth, QuotaChange, QuotaInfo, SyncInfo } from '../../../core/api/types.js';
-import { deviceBars, scanSpeedWords, formatEta, formatRate, healthWords, quotaChangeWords, storageBar, syncWords } from './words.js';
+import { deviceBars, scanSpeedWords, formatEta, formatRate, healthWords, quotaChangeWords, quotaNowWords, shortOfCopiesWords, storageBar, syncWords } from './words.js';
 
 const GIB = 1024 ** 3;
 
@@ -75,6 +75,27 @@ describe('quotaChangeWords', () => {
   it('says when nothing has to go, and what cannot go and why', () => {
     expect(quotaChangeWords(change({}))).toBe('Nothing needs to go: everything fits in 4 GiB.');
     expect(quotaChangeWords(change({ unfreeableBytes: GIB, reason: 'pinned files' }))).toBe('Nothing can be freed; 1 GiB cannot go (pinned files).');
+  });
+
+  it('puts the engine’s byte counts in units and drops its repeated opening', () => {
+    const reason = '1000095 bytes cannot be freed: 1000000 bytes are pinned and 95 bytes would fall below their minimum copies';
+    expect(quotaChangeWords(change({ freesBytes: 3_000_000, unfreeableBytes: 1_000_095, reason })))
+      .toBe('Applying this hands about 2.9 MiB of replicas over to other devices; 977 KiB cannot go (977 KiB are pinned and 95 B would fall below their minimum copies).');
+  });
+});
+
+describe('shortOfCopiesWords', () => {
+  it('says one chunk in the singular', () => {
+    expect(shortOfCopiesWords(1)).toBe('1 chunk is short of copies.');
+    expect(shortOfCopiesWords(3)).toBe('3 chunks are short of copies.');
+  });
+});
+
+describe('quotaNowWords', () => {
+  it('says the quota and the usage, and when the store is over it', () => {
+    expect(quotaNowWords(quota({ maxBytes: 4 * GIB }))).toBe('Now 4 GiB; 6 GiB in use: full, 2 GiB over (pinned, or still needed for its copies).');
+    expect(quotaNowWords(quota())).toBe('Now 10 GiB; 6 GiB in use.');
+    expect(quotaNowWords(quota({ full: true }))).toBe('Now 10 GiB; 6 GiB in use: full.');
   });
 });
 

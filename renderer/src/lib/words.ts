@@ -95,8 +95,25 @@ export function quotaChangeWords(change: QuotaChange): string {
   const other = evict.freesBytes - evict.freesUnpinnedCacheBytes;
   if (other > 0) parts.push(`hands about ${formatBytes(other)} of replicas over to other devices`);
   let text = parts.length > 0 ? `${change.dryRun ? 'Applying this ' : 'This '}${parts.join(' and ')}` : 'Nothing can be freed';
-  if (evict.unfreeableBytes > 0) text += `; ${formatBytes(evict.unfreeableBytes)} cannot go${evict.reason ? ` (${evict.reason})` : ''}`;
+  if (evict.unfreeableBytes > 0) text += `; ${formatBytes(evict.unfreeableBytes)} cannot go${evict.reason ? ` (${reasonWords(evict.reason)})` : ''}`;
   return `${text}.`;
+}
+
+/**
+ * The engine's reason for what cannot be evicted, for people: its byte counts in units
+ * ("1000000 bytes are pinned" reads "977 KiB are pinned"), without the opening "N bytes
+ * cannot be freed:" that the sentence around it already says.
+ */
+export function reasonWords(reason: string): string {
+  return reason.replace(/^\d+ bytes cannot be freed: /, '').replace(/\b(\d+) bytes\b/g, (_m, n: string) => formatBytes(Number(n)));
+}
+
+/** The quota's state in one sentence: its size, what is in use, and whether the store is over it. */
+export function quotaNowWords(q: Pick<QuotaInfo, 'maxBytes' | 'full' | 'usage'>): string {
+  const now = `Now ${formatBytes(q.maxBytes)}; ${formatBytes(q.usage.totalBytes)} in use`;
+  const over = q.usage.totalBytes - q.maxBytes;
+  if (!q.full && over <= 0) return `${now}.`;
+  return over > 0 ? `${now}: full, ${formatBytes(over)} over (pinned, or still needed for its copies).` : `${now}: full.`;
 }
 
 /** One folder's incoming sync, in words: "3 files (700 MiB) to receive at 100 MiB/s, about 7 s left". */
@@ -117,4 +134,9 @@ export function scanSpeedWords(scan: { phase: string; bytesDone: number; bytesTo
   const rate = scan.bytesDone / seconds;
   const left = scan.bytesTotal > scan.bytesDone ? (scan.bytesTotal - scan.bytesDone) / rate : 0;
   return `at ${formatRate(rate)}${left > 0 ? `, ${formatEta(left)}` : ''}`;
+}
+
+/** How many chunks lack copies, in words: "1 chunk is short of copies." / "3 chunks are short of copies." */
+export function shortOfCopiesWords(n: number): string {
+  return n === 1 ? '1 chunk is short of copies.' : `${formatCount(n)} chunks are short of copies.`;
 }
