@@ -190,7 +190,7 @@ export class ApiService implements CanopyClient {
     const rows = this.engine.db.prepare(`SELECT folder_id, path FROM heads WHERE (? IS NULL OR folder_id = ?)
       GROUP BY folder_id, path HAVING count(*) > 1 ORDER BY folder_id, path`).all(folder ?? null, folder ?? null) as { folder_id: string; path: string }[];
     const names = new Map(this.engine.mesh.devices().map((d) => [d.id, d.name]));
-    return rows.map((r) => {
+    return rows.filter((r) => this.engine.versions.inConflict(r.folder_id, r.path)).map((r) => {
       const heads = this.engine.versions.heads(r.folder_id, r.path);
       const preferred = this.engine.versions.preferredHead(r.folder_id, r.path)?.id;
       return {

@@ -242,6 +242,25 @@ describe('deletes', () => {
     expect(await text(C, edit)).toBe('edited while a deleted it');
   });
 
+  it('the same state reached on two devices apart (a new directory, the same bytes) is not a conflict to settle', async () => {
+    mesh.partition([['a'], ['b'], ['c']]);
+    for (const d of [A, B]) {
+      mesh.clock += 1000;
+      fs.mkdirSync(path.join(d.root, 'photos'));
+      await d.engine.scan(MESH_FOLDER);
+    }
+    await write(A, 'same.txt', 'identical words');
+    await write(B, 'same.txt', 'identical words');
+    await write(A, 'differs.txt', 'from a');
+    await write(B, 'differs.txt', 'from b');
+    await mesh.heal();
+    for (const d of mesh.devices) {
+      expect(heads(d, 'photos'), d.name).toHaveLength(2);
+      expect(heads(d, 'same.txt'), d.name).toHaveLength(2);
+      expect((await api(d).call('conflicts', {})).map((c) => c.path), d.name).toEqual(['differs.txt']);
+    }
+  });
+
   it('rename against edit keeps the edit', async () => {
     await write(A, 'x.txt', 'base');
     await mesh.heal();

@@ -475,7 +475,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
     for (const [folderId, paths] of byFolder) {
       for (const p of paths) {
         const shape = this.engine.versions.headShape(folderId, p);
-        if (shape.heads > 1) this.emit('conflict', { folderId, path: p, heads: shape.heads });
+        if (shape.heads > 1) {
+          if (this.engine.versions.inConflict(folderId, p)) this.emit('conflict', { folderId, path: p, heads: shape.heads });
+        }
         // A merge made on another device closed this path's conflict here too.
         else if (shape.mergeHead) this.emit('conflict.resolved', { folderId, path: p, versionId: shape.mergeHead });
       }

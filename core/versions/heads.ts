@@ -37,3 +37,25 @@ export function preferredHead<T extends HeadCandidate>(heads: readonly T[]): T |
   for (const h of heads) if (best === undefined || compareHeads(h, best) < 0) best = h;
   return best;
 }
+
+/** What two heads hold, for telling a real conflict from the same state reached twice. */
+export interface HeadContent {
+  kind: 'file' | 'dir' | 'symlink' | 'tombstone';
+  size: number;
+  target: string | null;
+  /** The ordered chunk hashes (files only). */
+  chunks: readonly string[];
+}
+
+/**
+ * Several heads are a conflict only when they disagree. Two devices that both create the
+ * same directory offline, or save the same bytes, or delete the same file, reach one state
+ * by two routes: nothing needs the user, so such a path is not listed or notified (its
+ * heads stay in the DAG, and the next change of the path joins them).
+ */
+export function headsDisagree(heads: readonly HeadContent[]): boolean {
+  const [first, ...rest] = heads;
+  if (!first) return false;
+  return rest.some((h) => h.kind !== first.kind || h.size !== first.size || h.target !== first.target
+    || h.chunks.length !== first.chunks.length || h.chunks.some((c, i) => c !== first.chunks[i]));
+}

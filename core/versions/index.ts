@@ -11,7 +11,7 @@ import type { ChangeLog } from '../log/index.js';
 import { blake3Hex } from '../chunking/hash.js';
 import { canonicalJson, RawJson, type Json } from '../log/canonical.js';
 import { nextVector, type VersionVector } from './vector.js';
-import { preferredHead } from './heads.js';
+import { headsDisagree, preferredHead } from './heads.js';
 
 export type VersionKind = 'file' | 'dir' | 'symlink' | 'tombstone';
 export type VersionState = 'provisional' | 'confirmed';
@@ -195,6 +195,12 @@ export class Versions {
     return { heads: rows.length, mergeHead: only && only.parents > 1 ? only.id : null };
   }
 
+  /** More than one head, and they disagree (see headsDisagree): what the user is asked to settle. */
+  inConflict(folderId: string, path: string): boolean {
+    const heads = this.heads(folderId, path);
+    return heads.length > 1 && headsDisagree(heads.map((h) => ({ ...h, chunks: h.kind === 'file' ? this.chunks(h.id).map((c) => c.hash) : [] })));
+  }
+
   preferredHead(folderId: string, path: string): Version | undefined {
     return preferredHead(this.heads(folderId, path));
   }
@@ -241,6 +247,6 @@ function toVersion(row: VersionDbRow): Version {
 
 export { compareVectors, mergeVectors, nextVector } from './vector.js';
 export type { VersionVector, Causality } from './vector.js';
-export { preferredHead, compareHeads, latestFirst } from './heads.js';
+export { preferredHead, compareHeads, latestFirst, headsDisagree } from './heads.js';
 export { Confirmations, confirmedUpTo } from './confirm.js';
 export type { ChangedPath } from './confirm.js';
