@@ -100,7 +100,7 @@ export function conflictList(conflicts: ConflictInfo[]): string {
 function syncLines(s: StatusInfo): string[] {
   if (!s.sync) return [];
   const y = s.sync;
-  const lines = [`Sync     ${y.paused ? 'paused (canopy resume)' : y.meshed ? (y.peers.length ? `${y.peers.length} device(s) connected` : 'no device connected') : 'not paired yet (canopy invite / canopy join)'}${y.rateIn ? `, receiving ${formatSize(y.rateIn)}/s` : ''}`];
+  const lines = [`Sync     ${y.paused ? 'paused (canopy resume)' : y.meshed ? (y.peers.length ? `${y.peers.length} ${y.peers.length === 1 ? 'device' : 'devices'} connected` : 'no device connected') : 'not paired yet (canopy invite / canopy join)'}${y.rateIn ? `, receiving ${formatSize(y.rateIn)}/s` : ''}`];
   for (const f of y.folders) {
     if (f.neededFiles > 0) lines.push(`         ${f.folderId}: needs ${f.neededFiles} file(s), ${formatSize(f.neededBytes)}${y.etaSeconds ? `, about ${y.etaSeconds} s left` : ''}`);
   }

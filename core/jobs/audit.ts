@@ -103,7 +103,7 @@ export async function audit(ctx: JobContext): Promise<JobOutcome> {
     counts: { ...counts, devicesLive: live.size, devicesGone: gone },
     health,
     message: `${counts.chunks} chunks: ${counts.underReplicated} under-replicated (${counts.belowMinimum} below minimum), ${counts.overReplicated} over-replicated, ` +
-      `${counts.misplaced} misplaced, ${counts.shortfall} short of eligible devices; ${counts.repairQueue} to fetch here; ${gone} device(s) not counting (offline past the grace period or revoked)`,
+      `${counts.misplaced} misplaced, ${counts.shortfall} short of eligible devices; ${counts.repairQueue} to fetch here; ${gone === 0 ? 'every device counts' : `${gone} ${gone === 1 ? 'device' : 'devices'} not counting (offline past the grace period or revoked)`}`,
   };
 }
 

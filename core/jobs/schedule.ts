@@ -129,6 +129,6 @@ export class JobScheduler {
     const crossed = offline.filter((d) => !this.noticed.has(d.id) && this.now - Math.max(d.since, this.startedAt) > this.deps.config.offlineGrace);
     if (crossed.length === 0) return;
     for (const d of crossed) this.noticed.add(d.id);
-    this.trigger('audit', `${crossed.length} device(s) offline longer than the grace period: ${crossed.map((d) => d.id.slice(0, 8)).join(', ')}`);
+    this.trigger('audit', `${crossed.length} ${crossed.length === 1 ? 'device' : 'devices'} offline longer than the grace period: ${crossed.map((d) => d.id.slice(0, 8)).join(', ')}`);
   }
 }
