@@ -11,6 +11,7 @@ import { CanopyError } from '../errors/index.js';
 import type { Folder } from '../folders/index.js';
 import { APP_VERSION } from '../version.js';
 import { SyncService } from '../sync/index.js';
+import { parseFacts } from '../placement/facts.js';
 import { VersionCommands } from './versions.js';
 import type { Jobs } from '../jobs/index.js';
 import { JobsApi } from './jobs.js';
@@ -180,10 +181,17 @@ export class ApiService implements CanopyClient {
 
   private devices(): DeviceInfo[] {
     const online = new Set(this.opts.sync?.status().peers.map((p) => p.deviceId) ?? []);
-    return this.engine.mesh.devices().map((d) => ({
-      id: d.id, name: d.name, labels: d.labels, trust: d.trust, isLocal: d.isLocal, online: d.isLocal || online.has(d.id),
-      lastSeen: d.isLocal ? Date.now() : d.lastSeen, addedAt: d.addedAt, revokedAt: d.revokedAt,
-    }));
+    const capacity = new Map((this.engine.db.prepare('SELECT id, capacity FROM devices').all() as { id: string; capacity: string | null }[]).map((r) => [r.id, r.capacity]));
+    const own = this.engine.store.usage();
+    return this.engine.mesh.devices().map((d) => {
+      const facts = d.isLocal ? null : parseFacts(capacity.get(d.id) ?? null);
+      const storage = d.isLocal ? { maxBytes: own.maxBytes, usedBytes: own.bytes, full: own.maxBytes > 0 && own.bytes >= own.maxBytes }
+        : facts ? { maxBytes: facts.maxBytes, usedBytes: facts.usedBytes, full: facts.full } : null;
+      return {
+        id: d.id, name: d.name, labels: d.labels, trust: d.trust, isLocal: d.isLocal, online: d.isLocal || online.has(d.id),
+        lastSeen: d.isLocal ? Date.now() : d.lastSeen, addedAt: d.addedAt, revokedAt: d.revokedAt, storage,
+      };
+    });
   }
 
   private conflicts(folder?: string): ConflictInfo[] {

@@ -225,6 +225,8 @@ export interface DeviceInfo {
   lastSeen: number | null;
   addedAt: number;
   revokedAt: number | null;
+  /** What the device last said about its store (capacity facts), or this device's own store; null when never reported. */
+  storage?: { maxBytes: number; usedBytes: number; full: boolean } | null;
 }
 
 export interface ConflictHead {

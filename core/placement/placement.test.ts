@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FileEntry, QuotaChange, QuotaInfo, ReplicaInfo, StatusInfo } from '../api/types.js';
+import type { DeviceInfo, FileEntry, QuotaChange, QuotaInfo, ReplicaInfo, StatusInfo } from '../api/types.js';
 import { writeConfig } from '../config/index.js';
 import { cliJson, sleep, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { TestMesh } from '../testing/mesh.js';
@@ -68,6 +68,13 @@ describe('placement between devices', () => {
       for (const f of FILES) designatedHere += (await replicas(m.device('alpha').home, f)).chunks.filter((c) => c.designated.includes(ids[n] as string)).reduce((s, c) => s + c.size, 0);
       expect(q.usage.totalBytes).toBe(designatedHere);
     }
+    // Every device's own capacity report reaches the others (the Overview draws its bar from it).
+    await waitFor(async () => {
+      const seen = await cliJson<DeviceInfo[]>(m.device('alpha').home, ['devices', '--json']);
+      const beta = seen.find((d) => d.id === ids.beta);
+      const q = await cliJson<QuotaInfo>(m.device('beta').home, ['quota', '--json']);
+      return beta?.storage?.maxBytes === q.maxBytes && beta.storage.usedBytes === q.usage.totalBytes;
+    }, "beta's capacity report on alpha", 60_000);
 
     // A priority set on one device reaches the others (a signed log entry): e.bin wants 1 copy everywhere.
     await cliJson(m.device('alpha').home, ['priority', 'docs/e.bin', 'low']);

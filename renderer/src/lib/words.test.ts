@@ -57,6 +57,10 @@ describe('storageBar', () => {
     expect(bars.get('nas')).toMatchObject({ known: 'total', full: false });
     expect(bars.get('nas')?.segments.find((s) => s.key === 'free')?.bytes).toBe(5);
     expect(bars.get('phone')).toEqual({ segments: [], known: 'none', full: false });
+    // Before any audit ran here, a device's own capacity report still draws its bar.
+    const reported = deviceBars([{ ...devices[2]!, storage: { maxBytes: 8, usedBytes: 6, full: true } }], null, null, null).get('phone');
+    expect(reported).toMatchObject({ known: 'total', full: true });
+    expect(reported?.segments.find((s) => s.key === 'free')?.bytes).toBe(2);
     // Without quota.get (not built yet), this device falls back to the store total.
     expect(deviceBars(devices.slice(0, 1), null, null, { bytes: 3, maxBytes: 4 }).get('me')?.known).toBe('total');
   });

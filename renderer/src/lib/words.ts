@@ -76,6 +76,9 @@ export function deviceBars(devices: readonly DeviceInfo[], health: PlacementHeal
     if (fact) {
       // Only the total is known for another device; a 'total' bar keeps it in the replicas slot, shown as "Stored".
       out.set(d.id, { segments: storageBar({ ownBytes: 0, replicaBytes: fact.heldBytes, cacheBytes: 0 }, fact.quotaBytes), known: 'total', full: fact.full });
+    } else if (d.storage) {
+      // The device's own report (sent on every connection): its store's total against its quota.
+      out.set(d.id, { segments: storageBar({ ownBytes: 0, replicaBytes: d.storage.usedBytes, cacheBytes: 0 }, d.storage.maxBytes), known: 'total', full: d.storage.full });
     } else if (d.isLocal && localStore) {
       out.set(d.id, { segments: storageBar({ ownBytes: 0, replicaBytes: localStore.bytes, cacheBytes: 0 }, localStore.maxBytes), known: 'total', full: localStore.bytes >= localStore.maxBytes && localStore.maxBytes > 0 });
     } else {
