@@ -24,6 +24,7 @@ import { fetchIntoStore } from './fetch-chunks.js';
 import { createPlacementView, OnDemand, Quota, type PlacementView } from '../placement/index.js';
 import { ReplicaFacts } from './replica-facts.js';
 import { PeerSession } from './session.js';
+import { PeerLinks } from './links.js';
 
 export interface PeerStatus {
   deviceId: string;
@@ -88,6 +89,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return this.engine.mesh;
   }
   private readonly sessions = new Map<string, PeerSession>();
+  /** The nearest `max_peers` devices stay connected; lost ones are retried with backoff. */
+  private readonly links: PeerLinks;
   private readonly fetcher: ChunkFetcher;
   /** What this device holds and has room for, told to peers; what peers hold, recorded. */
   readonly replicaFacts: ReplicaFacts;
@@ -138,6 +141,23 @@ export class SyncService extends EventEmitter<SyncEvents> {
       log: (line) => this.emit('log', line),
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
+    this.links = new PeerLinks({
+      cap: config.network.maxPeers,
+      myLabels: () => this.engine.config.device.labels,
+      labelsOf: (id) => this.mesh.device(id)?.labels ?? {},
+      nameOf: (id) => this.mesh.device(id)?.name ?? id.slice(0, 8),
+      connected: () => [...this.sessions.keys()],
+      isMember: (id) => { const d = this.mesh.device(id); return d !== undefined && !d.revokedAt; },
+      active: () => !this.stopped && !this.paused && this.network.started,
+      drop: (id) => {
+        this.sessions.get(id)?.close();
+        const d = this.mesh.device(id);
+        if (d) this.network.refuse(d.publicKey);
+      },
+      allow: (id) => { const d = this.mesh.device(id); if (d) this.network.allow(d.publicKey); },
+      lookAgain: () => this.network.refreshAll(),
+      log: (line) => this.emit('log', line),
+    });
     this.replicaFacts = new ReplicaFacts(engine, () => [...this.sessions.values()], (line) => this.emit('log', line));
     engine.on('scan.done', () => this.replicaFacts.changed());
     // Every local entry (a scan, a folder, a device joining or leaving) goes out to the
@@ -171,6 +191,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.stopped = true;
     clearInterval(this.inviteTimer);
     clearTimeout(this.retryTimer);
+    this.links.stop();
     this.replicaFacts.stop();
     clearInterval(this.pullTimer);
     for (const s of this.sessions.values()) s.close();
@@ -402,6 +423,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         hello: () => this.hello(),
         onHello: (s) => {
           this.mesh.touch(s.deviceId);
+          this.links.succeeded(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: true });
           this.fetcher.poke();
           this.replicaFacts.greet(s);
@@ -412,7 +434,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
         onVector: (s) => void this.pushTo(s),
         serveChunk: (hash) => this.local.read(hash),
         onClose: (s) => {
-          if (this.sessions.get(s.deviceId) === s) this.sessions.delete(s.deviceId);
+          if (this.sessions.get(s.deviceId) === s) {
+            this.sessions.delete(s.deviceId);
+            this.links.lost(s.deviceId);
+          }
           this.mesh.touch(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
         },
@@ -426,6 +451,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     // Hyperswarm may replace a connection with a fresh one to the same device.
     this.sessions.set(conn.deviceId, session);
     if (previous && previous !== session) previous.close();
+    this.links.opened(conn.deviceId);
   }
 
   private hello(): Hello {
@@ -529,7 +555,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
       this.materializing = undefined;
       this.neededCache.clear();
       if (this.dirty.size > 0) this.kick();
-      else void this.pullDesignated();
+      else {
+        if (!this.retryTimer) this.links.settled();
+        void this.pullDesignated();
+      }
     });
   }
 
@@ -556,7 +585,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.replicaFacts.changed();
           this.emit('status', this.status());
           // Only this pass's paths: others still needed are dirty themselves and get their own pass.
-          if (report.incomplete > 0) this.retryLater();
+          if (report.incomplete > 0) {
+            this.links.needMore();
+            this.retryLater();
+          }
         } catch (err) {
           this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
           this.retryLater();
