@@ -92,6 +92,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /** The nearest `max_peers` devices stay connected; lost ones are retried with backoff. */
   private readonly links: PeerLinks;
   private readonly fetcher: ChunkFetcher;
+  /** Devices known to hold a chunk (their replica facts). */
+  private readonly holdersOf: (hash: string) => Set<string>;
   /** What this device holds and has room for, told to peers; what peers hold, recorded. */
   readonly replicaFacts: ReplicaFacts;
   readonly onDemand: OnDemand;
@@ -132,8 +134,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.upload = new RateLimiter(config.network.uploadLimit);
     this.download = new RateLimiter(config.network.downloadLimit);
     const holdersOf = db.prepare('SELECT device_id FROM replicas WHERE chunk = ?').pluck();
-    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests,
-      (hash) => new Set(holdersOf.all(hash) as string[]));
+    this.holdersOf = (hash) => new Set(holdersOf.all(hash) as string[]);
+    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests, this.holdersOf);
     this.network = new Network({
       identity, bootstrap: config.network.bootstrap, maxPeers: config.network.maxPeers,
       isMember: (pk) => this.mesh.isMember(pk),
@@ -333,6 +335,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
       for (const c of this.placement().chunks()) if (c.designated.includes(me) && !c.holders.includes(me)) want.push(c.hash);
       if (want.length === 0) return;
       const r = await this.fetchChunks(want);
+      // A designated chunk only a device dropped over the cap holds: let that device back for it.
+      if (r.failed.length > 0) this.links.needMore(new Set(r.failed.flatMap((f) => [...this.holdersOf(f.hash)])));
+      else if (!this.retryTimer) this.links.settled();
       this.emit('log', `pulled ${r.fetched} of ${want.length} designated chunks${r.failed.length ? `; ${r.failed.length} failed, first: ${r.failed[0]?.reason}` : ''}`);
     })().catch((err: unknown) => void this.emit('log', `pulling designated chunks failed: ${String(err)}`)).finally(() => {
       this.pulling = undefined;

@@ -86,6 +86,17 @@ describe('PeerLinks', () => {
     expect([...h.connected]).toEqual(['near1']);
   });
 
+  it('with known holders, lets back only the dropped devices that hold the missing chunks', () => {
+    const h = fakeHost(1, LABELS);
+    for (const id of ['near1', 'far1', 'far2']) h.connect(id);
+    expect([...h.banned].sort()).toEqual(['far1', 'far2']);
+    h.links.needMore(new Set(['far2', 'near1']));
+    expect([...h.banned]).toEqual(['far1']);
+    expect(h.lines.at(-1)).toMatch(/letting 1 dropped device connect again/);
+    h.links.needMore(new Set(['nobody']));
+    expect(h.lines.at(-1)).toMatch(/letting 1 dropped device connect again/);
+  });
+
   it('retries a lost device on the backoff schedule until it is back, then starts over', () => {
     const h = fakeHost(4, LABELS);
     h.connect('near1');

@@ -61,14 +61,19 @@ export class PeerLinks {
     this.extras.delete(deviceId);
     if (this.capped.has(deviceId) || !this.host.active()) return;
     if (this.host.isMember(deviceId)) this.scheduleRetry(deviceId);
-    if (this.capped.size > 0 && this.counted().length < this.host.cap) this.releaseCapped('a slot is free');
+    if (this.capped.size > 0 && this.counted().length < this.host.cap) this.release([...this.capped], 'a slot is free');
   }
 
-  /** Chunks no connected peer could give: let the dropped peers back in, above the cap, until a pass completes. */
-  needMore(): void {
-    if (this.capped.size === 0 || !this.host.active()) return;
-    for (const id of this.capped) this.extras.add(id);
-    this.releaseCapped(`chunks are missing that connected peers do not have; max_peers ${this.host.cap} raised for them until they arrive`);
+  /**
+   * Chunks no connected peer could give: let the dropped peers back in, above the cap, until
+   * a pass completes. With `holders` (devices known to hold those chunks), only those.
+   */
+  needMore(holders?: ReadonlySet<string>): void {
+    if (!this.host.active()) return;
+    const wanted = [...this.capped].filter((id) => !holders || holders.has(id));
+    if (wanted.length === 0) return;
+    for (const id of wanted) this.extras.add(id);
+    this.release(wanted, `chunks are missing that connected peers do not have; max_peers ${this.host.cap} raised for them until they arrive`);
   }
 
   /** A pass completed: extras count again, and the cap holds. */
@@ -99,11 +104,13 @@ export class PeerLinks {
     }
   }
 
-  private releaseCapped(why: string): void {
-    const n = this.capped.size;
+  private release(ids: string[], why: string): void {
+    const n = ids.length;
     this.host.log(`peer cap: letting ${n} dropped ${n === 1 ? 'device' : 'devices'} connect again: ${why}`);
-    for (const id of this.capped) this.host.allow(id);
-    this.capped.clear();
+    for (const id of ids) {
+      this.host.allow(id);
+      this.capped.delete(id);
+    }
     this.host.lookAgain();
   }
 
