@@ -108,6 +108,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private dirty = new Map<string, Set<string> | 'all'>();
   private materializing: Promise<void> | undefined;
+  /** The last materialize run left chunks it could not get (a retry is due). */
+  private passIncomplete = false;
   private stopped = false;
   /**
    * Each folder's last "still needed" figures (status, progress ticks). Computing them plans
@@ -337,7 +339,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       const r = await this.fetchChunks(want);
       // A designated chunk only a device dropped over the cap holds: let that device back for it.
       if (r.failed.length > 0) this.links.needMore(new Set(r.failed.flatMap((f) => [...this.holdersOf(f.hash)])));
-      else if (!this.retryTimer) this.links.settled();
+      else this.links.settled();
       this.emit('log', `pulled ${r.fetched} of ${want.length} designated chunks${r.failed.length ? `; ${r.failed.length} failed, first: ${r.failed[0]?.reason}` : ''}`);
     })().catch((err: unknown) => void this.emit('log', `pulling designated chunks failed: ${String(err)}`)).finally(() => {
       this.pulling = undefined;
@@ -561,7 +563,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
       this.neededCache.clear();
       if (this.dirty.size > 0) this.kick();
       else {
-        if (!this.retryTimer) this.links.settled();
+        // Everything the passes wanted arrived: devices let in above the cap for it count again.
+        if (!this.passIncomplete) this.links.settled();
         void this.pullDesignated();
       }
     });
@@ -571,6 +574,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     // Folders whose watcher is paused for a large pass; it stays paused while more passes
     // follow (files arriving in several log batches), and resumes once all are done.
     const quiet = new Set<string>();
+    this.passIncomplete = false;
     try {
       while (this.dirty.size > 0 && !this.stopped) {
         const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
@@ -591,11 +595,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.emit('status', this.status());
           // Only this pass's paths: others still needed are dirty themselves and get their own pass.
           if (report.incomplete > 0) {
+            this.passIncomplete = true;
             this.links.needMore();
             this.retryLater();
           }
         } catch (err) {
           this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.passIncomplete = true;
           this.retryLater();
         }
       }

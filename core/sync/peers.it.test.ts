@@ -13,7 +13,12 @@ import { fileDigest, TestMesh } from '../testing/mesh.js';
 let mesh: TestMesh | undefined;
 let base = '';
 
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // On failure (or with CANOPY_TEST_VERBOSE), hub's peer lines say what it decided.
+  const hub = mesh?.devices.find((d) => d.name === 'hub')?.daemon?.output() ?? '';
+  if (process.env.CANOPY_TEST_VERBOSE || ctx.task.result?.state === 'fail') {
+    console.log(hub.split('\n').filter((l) => /peer cap|connection|pulled|sync of folder/.test(l)).join('\n'));
+  }
   await mesh?.close();
   mesh = undefined;
   if (base) fs.rmSync(base, { recursive: true, force: true });
@@ -78,6 +83,5 @@ describe('peer cap (network.max_peers)', () => {
     await waitFor(async () => !(await peersOf(m.device('hub').home)).includes('near2'), 'hub to notice near2 gone', 60_000);
     await m.start('near2');
     await waitFor(async () => (await peersOf(m.device('hub').home)).join() === 'near1,near2', 'hub to reconnect near2 and keep the nearest two', 90_000);
-    if (process.env.CANOPY_TEST_VERBOSE) console.log(hubLog().split('\n').filter((l) => l.includes('peer cap') || l.includes('connection')).join('\n'));
   }, 360_000);
 });
