@@ -151,14 +151,17 @@ export class SyncService extends EventEmitter<SyncEvents> {
       labelsOf: (id) => this.mesh.device(id)?.labels ?? {},
       nameOf: (id) => this.mesh.device(id)?.name ?? id.slice(0, 8),
       connected: () => [...this.sessions.keys()],
-      isMember: (id) => { const d = this.mesh.device(id); return d !== undefined && !d.revokedAt; },
+      isMember: (id) => this.mesh.device(id)?.revokedAt === null,
       active: () => !this.stopped && !this.paused && this.network.started,
       drop: (id) => {
         this.sessions.get(id)?.close();
-        const d = this.mesh.device(id);
-        if (d) this.network.refuse(d.publicKey);
+        const key = this.mesh.device(id)?.publicKey;
+        if (key) this.network.refuse(key);
       },
-      allow: (id) => { const d = this.mesh.device(id); if (d) this.network.allow(d.publicKey); },
+      allow: (id) => {
+        const key = this.mesh.device(id)?.publicKey;
+        if (key) this.network.allow(key);
+      },
       lookAgain: () => this.network.refreshAll(),
       log: (line) => this.emit('log', line),
     });
