@@ -44,7 +44,7 @@ describe('defaults', () => {
         retainedOverhead: 0.1,
       },
       retention: { tombstones: 30 * DAY, maxVersionsPerPath: 100, maxVersionAge: 365 * DAY, gcGrace: DAY, emergencyFree: GiB },
-      network: { bootstrap: [], uploadLimit: 0, downloadLimit: 0, maxPeers: 16, maxInflightRequests: 32 },
+      network: { bootstrap: [], uploadLimit: 0, downloadLimit: 0, maxPeers: 32, maxInflightRequests: 32 },
       api: { host: '127.0.0.1', port: 0 },
       scan: { debounce: 300, hashThreads: 0, rescanInterval: HOUR, unstableRetries: 3 },
     });
@@ -53,6 +53,9 @@ describe('defaults', () => {
   it('an empty file and empty sections mean defaults', () => {
     expect(parseConfig('')).toEqual(defaultConfig());
     expect(parseConfig('[storage]\n[jobs]\n[device]\n')).toEqual(defaultConfig());
+    // The peer cap: generous by default, any whole number from 1 (a device with a single link).
+    expect(defaultConfig().network.maxPeers).toBe(32);
+    expect(parseConfig('[network]\nmax_peers = 2').network.maxPeers).toBe(2);
   });
 
   it('returns fresh objects, so callers cannot corrupt each other', () => {
@@ -173,6 +176,8 @@ hash_threads = 4
     ['[network]\nbootstrap = "a:1"', 'network.bootstrap', 'expected an array of "host:port" strings, got "a:1"'],
     ['[network]\ndownload_limit = "lots/s"', 'network.download_limit', /expected a rate/],
     ['[network]\nmax_peers = 0', 'network.max_peers', 'expected a whole number from 1 to 1024, got 0'],
+    ['[network]\nmax_peers = 1025', 'network.max_peers', 'expected a whole number from 1 to 1024, got 1025'],
+    ['[network]\nmax_peers = "all"', 'network.max_peers', 'expected a whole number from 1 to 1024, got "all"'],
     ['[api]\nhost = "0.0.0.0"', 'api.host', /expected a loopback address .*, got "0.0.0.0"/],
     ['[api]\nhost = "192.168.1.2"', 'api.host', /loopback/],
     ['[api]\nhost = "127.0.0.256"', 'api.host', /loopback/],

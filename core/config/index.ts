@@ -352,7 +352,7 @@ const DOCS: Record<keyof typeof sectionSchemas, SectionDoc> = {
       bootstrap: { doc: 'DHT bootstrap nodes as "host:port"; empty = the public HyperDHT nodes.', example: ['dht.example.org:49737'] },
       upload_limit: { doc: 'Upload speed limit; 0 = unlimited.' },
       download_limit: { doc: 'Download speed limit; 0 = unlimited.' },
-      max_peers: { doc: 'Most simultaneous peer connections.' },
+      max_peers: { doc: 'Most simultaneous connections to mesh devices; over it the device keeps the nearest by labels (most shared key=value pairs) and drops the farthest.' },
       max_inflight_requests: { doc: 'Most outstanding requests per peer.' },
     },
   },

@@ -51,7 +51,10 @@ export class Network extends EventEmitter<{ connection: [PeerConnection] }> {
     this.swarm = new Hyperswarm({
       keyPair,
       ...(dht ? { dht } : {}),
-      maxPeers: this.opts.maxPeers,
+      // One above the cap: at the cap the swarm may still dial (or accept) one more device,
+      // and the sync service keeps the nearest and drops (bans) the farthest, so the set
+      // converges on the nearest even when they never dial us.
+      maxPeers: this.opts.maxPeers + 1,
       // true = reject. Rejected keys stay banned for the life of the swarm: see allow().
       firewall: (remotePublicKey) => {
         const reject = !this.opts.isMember(remotePublicKey) && !this.opts.pairingOpen();
@@ -103,6 +106,21 @@ export class Network extends EventEmitter<{ connection: [PeerConnection] }> {
   /** Lifts the ban Hyperswarm put on a key its firewall rejected, once that device is paired. */
   allow(publicKey: Buffer): void {
     this.swarm?.peers.get(publicKey.toString('hex'))?.ban(false);
+  }
+
+  /**
+   * Keeps the swarm from connecting to this device, either way, until allow(): its
+   * PeerInfo is banned (Hyperswarm neither dials nor accepts a banned key, nor retries it),
+   * and its connections are closed.
+   */
+  refuse(publicKey: Buffer): void {
+    this.swarm?.peers.get(publicKey.toString('hex'))?.ban(true);
+    this.disconnect(publicKey);
+  }
+
+  /** Looks every joined topic up again (the swarm dials the devices it finds and may connect to). */
+  refreshAll(): void {
+    for (const d of this.discoveries.values()) void d.refresh().catch(() => undefined);
   }
 
   /** Drops every connection to a device (it was removed from the mesh). */

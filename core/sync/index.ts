@@ -24,6 +24,7 @@ import { fetchIntoStore } from './fetch-chunks.js';
 import { createPlacementView, OnDemand, Quota, type PlacementView } from '../placement/index.js';
 import { ReplicaFacts } from './replica-facts.js';
 import { PeerSession } from './session.js';
+import { PeerLinks } from './links.js';
 
 export interface PeerStatus {
   deviceId: string;
@@ -88,7 +89,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return this.engine.mesh;
   }
   private readonly sessions = new Map<string, PeerSession>();
+  /** The nearest `max_peers` devices stay connected; lost ones are retried with backoff. */
+  private readonly links: PeerLinks;
   private readonly fetcher: ChunkFetcher;
+  /** Devices known to hold a chunk (their replica facts). */
+  private readonly holdersOf: (hash: string) => Set<string>;
   /** What this device holds and has room for, told to peers; what peers hold, recorded. */
   readonly replicaFacts: ReplicaFacts;
   readonly onDemand: OnDemand;
@@ -103,6 +108,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private dirty = new Map<string, Set<string> | 'all'>();
   private materializing: Promise<void> | undefined;
+  /** The last materialize run left chunks it could not get (a retry is due). */
+  private passIncomplete = false;
   private stopped = false;
   /**
    * Each folder's last "still needed" figures (status, progress ticks). Computing them plans
@@ -129,8 +136,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.upload = new RateLimiter(config.network.uploadLimit);
     this.download = new RateLimiter(config.network.downloadLimit);
     const holdersOf = db.prepare('SELECT device_id FROM replicas WHERE chunk = ?').pluck();
-    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests,
-      (hash) => new Set(holdersOf.all(hash) as string[]));
+    this.holdersOf = (hash) => new Set(holdersOf.all(hash) as string[]);
+    this.fetcher = new ChunkFetcher(() => [...this.sessions.values()], this.download, config.network.maxInflightRequests, this.holdersOf);
     this.network = new Network({
       identity, bootstrap: config.network.bootstrap, maxPeers: config.network.maxPeers,
       isMember: (pk) => this.mesh.isMember(pk),
@@ -138,6 +145,26 @@ export class SyncService extends EventEmitter<SyncEvents> {
       log: (line) => this.emit('log', line),
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
+    this.links = new PeerLinks({
+      cap: config.network.maxPeers,
+      myLabels: () => this.engine.config.device.labels,
+      labelsOf: (id) => this.mesh.device(id)?.labels ?? {},
+      nameOf: (id) => this.mesh.device(id)?.name ?? id.slice(0, 8),
+      connected: () => [...this.sessions.keys()],
+      isMember: (id) => this.mesh.device(id)?.revokedAt === null,
+      active: () => !this.stopped && !this.paused && this.network.started,
+      drop: (id) => {
+        this.sessions.get(id)?.close();
+        const key = this.mesh.device(id)?.publicKey;
+        if (key) this.network.refuse(key);
+      },
+      allow: (id) => {
+        const key = this.mesh.device(id)?.publicKey;
+        if (key) this.network.allow(key);
+      },
+      lookAgain: () => this.network.refreshAll(),
+      log: (line) => this.emit('log', line),
+    });
     this.replicaFacts = new ReplicaFacts(engine, () => [...this.sessions.values()], (line) => this.emit('log', line));
     engine.on('scan.done', () => this.replicaFacts.changed());
     // Every local entry (a scan, a folder, a device joining or leaving) goes out to the
@@ -171,6 +198,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.stopped = true;
     clearInterval(this.inviteTimer);
     clearTimeout(this.retryTimer);
+    this.links.stop();
     this.replicaFacts.stop();
     clearInterval(this.pullTimer);
     for (const s of this.sessions.values()) s.close();
@@ -312,6 +340,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
       for (const c of this.placement().chunks()) if (c.designated.includes(me) && !c.holders.includes(me)) want.push(c.hash);
       if (want.length === 0) return;
       const r = await this.fetchChunks(want);
+      // A designated chunk only a device dropped over the cap holds: let that device back for it.
+      if (r.failed.length > 0) this.links.needMore(new Set(r.failed.flatMap((f) => [...this.holdersOf(f.hash)])));
+      else this.links.settled();
       this.emit('log', `pulled ${r.fetched} of ${want.length} designated chunks${r.failed.length ? `; ${r.failed.length} failed, first: ${r.failed[0]?.reason}` : ''}`);
     })().catch((err: unknown) => void this.emit('log', `pulling designated chunks failed: ${String(err)}`)).finally(() => {
       this.pulling = undefined;
@@ -402,6 +433,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         hello: () => this.hello(),
         onHello: (s) => {
           this.mesh.touch(s.deviceId);
+          this.links.succeeded(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: true });
           this.fetcher.poke();
           this.replicaFacts.greet(s);
@@ -412,7 +444,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
         onVector: (s) => void this.pushTo(s),
         serveChunk: (hash) => this.local.read(hash),
         onClose: (s) => {
-          if (this.sessions.get(s.deviceId) === s) this.sessions.delete(s.deviceId);
+          if (this.sessions.get(s.deviceId) === s) {
+            this.sessions.delete(s.deviceId);
+            this.links.lost(s.deviceId);
+          }
           this.mesh.touch(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
         },
@@ -426,6 +461,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     // Hyperswarm may replace a connection with a fresh one to the same device.
     this.sessions.set(conn.deviceId, session);
     if (previous && previous !== session) previous.close();
+    this.links.opened(conn.deviceId);
   }
 
   private hello(): Hello {
@@ -529,7 +565,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
       this.materializing = undefined;
       this.neededCache.clear();
       if (this.dirty.size > 0) this.kick();
-      else void this.pullDesignated();
+      else {
+        // Everything the passes wanted arrived: devices let in above the cap for it count again.
+        if (!this.passIncomplete) this.links.settled();
+        void this.pullDesignated();
+      }
     });
   }
 
@@ -537,6 +577,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     // Folders whose watcher is paused for a large pass; it stays paused while more passes
     // follow (files arriving in several log batches), and resumes once all are done.
     const quiet = new Set<string>();
+    this.passIncomplete = false;
     try {
       while (this.dirty.size > 0 && !this.stopped) {
         const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
@@ -556,9 +597,14 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.replicaFacts.changed();
           this.emit('status', this.status());
           // Only this pass's paths: others still needed are dirty themselves and get their own pass.
-          if (report.incomplete > 0) this.retryLater();
+          if (report.incomplete > 0) {
+            this.passIncomplete = true;
+            this.links.needMore();
+            this.retryLater();
+          }
         } catch (err) {
           this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
+          this.passIncomplete = true;
           this.retryLater();
         }
       }
