@@ -15,6 +15,7 @@ import { VersionCommands } from './versions.js';
 import type { Jobs } from '../jobs/index.js';
 import { JobsApi } from './jobs.js';
 import { PlacementApi } from './placement.js';
+import { SettingsApi } from './settings.js';
 import {
   commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
@@ -39,6 +40,7 @@ export class ApiService implements CanopyClient {
   private readonly versionCommands: VersionCommands;
   private readonly jobs: JobsApi;
   private readonly placement: PlacementApi;
+  private readonly settings: SettingsApi;
 
   constructor(readonly engine: Engine, private readonly opts: ServiceOptions = {}) {
     this.events.setMaxListeners(0);
@@ -53,6 +55,7 @@ export class ApiService implements CanopyClient {
     this.placement = new PlacementApi({
       engine, sync: opts.sync, resolveTarget: (t) => this.resolveTarget(t), entry: (t) => this.ls(t)[0] as FileEntry, emit: (e) => this.emit(e),
     });
+    this.settings = new SettingsApi({ engine, sync: opts.sync, devices: () => this.devices(), folderInfo: (f) => this.folderInfo(f) });
     this.handlers = {
       status: () => this.status(),
       'folder.add': async (p) => {
@@ -113,6 +116,10 @@ export class ApiService implements CanopyClient {
       'file.free': (p) => this.placement.free(p.target),
       'job.run': (p) => this.jobs.run(p),
       'job.reports': () => this.jobs.reports(),
+      'device.update': (p) => this.settings.deviceUpdate(p),
+      'folder.update': (p) => this.settings.folderUpdate(p),
+      'settings.get': () => this.settings.settingsGet(),
+      'settings.set': (p) => this.settings.settingsSet(p),
     };
     const sync = opts.sync;
     if (sync) {
