@@ -116,8 +116,16 @@ export class ApiService implements CanopyClient {
       'file.free': (p) => this.placement.free(p.target),
       'job.run': (p) => this.jobs.run(p),
       'job.reports': () => this.jobs.reports(),
-      'device.update': (p) => this.settings.deviceUpdate(p),
-      'folder.update': (p) => this.settings.folderUpdate(p),
+      'device.update': (p) => {
+        const d = this.settings.deviceUpdate(p);
+        this.emit({ type: 'device.updated' });
+        return d;
+      },
+      'folder.update': (p) => {
+        const f = this.settings.folderUpdate(p);
+        this.emit({ type: 'folder.updated', folder: f });
+        return f;
+      },
       'settings.get': () => this.settings.settingsGet(),
       'settings.set': (p) => this.settings.settingsSet(p),
     };
@@ -129,6 +137,10 @@ export class ApiService implements CanopyClient {
       sync.on('problem', (e) => this.emit({ type: 'problem', ...e }));
       sync.on('materialized', (e) => this.emit({ type: 'materialized', ...e }));
       sync.on('status', (s) => this.emit({ type: 'sync.progress', sync: s }));
+      sync.on('mesh.changed', (c) => {
+        if (c.devices) this.emit({ type: 'device.updated' });
+        if (c.folders) for (const f of engine.folders.list()) this.emit({ type: 'folder.updated', folder: this.folderInfo(f) });
+      });
     }
   }
 

@@ -412,6 +412,9 @@ export type ApiEvent =
   | { type: 'problem'; folderId: string; path: string; code: string; message: string }
   | { type: 'sync.progress'; sync: SyncInfo }
   | { type: 'device.online'; deviceId: string; name: string; online: boolean }
+  /** A device was renamed, relabelled, re-trusted, added or removed (here or on another device): reload the list. */
+  | { type: 'device.updated' }
+  | { type: 'folder.updated'; folder: FolderInfo }
   | { type: 'conflict'; folderId: string; path: string; heads: number }
   | { type: 'materialized'; folderId: string; written: number; deleted: number }
   | { type: 'conflict.resolved'; folderId: string; path: string; versionId: string }

@@ -101,7 +101,8 @@ function registerSettings(program: Command, homeOf: HomeOf): void {
     .action(async (assignments: string[], o: { json?: boolean }, cmd: Command) => {
       const patch = settingsPatch(assignments);
       const s = await withClient(homeOf(cmd), (c) => c.call('settings.set', patch));
-      if (o.json) json(s);
+      // `--json` after the assignments is taken by the parent `settings` command.
+      if (o.json || cmd.optsWithGlobals<{ json?: boolean }>().json) json(s);
       else out(settingsText(s));
     });
 }

@@ -412,7 +412,7 @@ export class LogIngest {
           created_by = excluded.created_by, created_at = excluded.created_at
         WHERE excluded.created_at < folders.created_at OR (excluded.created_at = folders.created_at AND excluded.created_by < folders.created_by)`),
       // An update before the folder's add creates the row; the add then only moves created_*.
-      updateFolder: db.prepare(`INSERT INTO folders (id, label, data_class, priority, created_by, created_at, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?6)
+      updateFolder: db.prepare(`INSERT INTO folders (id, label, data_class, priority, created_by, created_at, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (id) DO UPDATE SET label = excluded.label, data_class = excluded.data_class, priority = excluded.priority,
           updated_by = excluded.updated_by, updated_at = excluded.updated_at
         WHERE excluded.updated_at > folders.updated_at OR (excluded.updated_at = folders.updated_at AND excluded.updated_by > folders.updated_by)`),
@@ -689,7 +689,7 @@ export class LogIngest {
 
   private applyFolder(run: Run, e: RemoteEntry, body: FolderEntryBody): void {
     const info = body.op === 'update'
-      ? this.stmt.updateFolder.run(body.id, body.label, body.dataClass, body.priority, e.origin, body.createdAt)
+      ? this.stmt.updateFolder.run(body.id, body.label, body.dataClass, body.priority, e.origin, body.createdAt, e.origin, body.createdAt)
       : this.stmt.upsertFolder.run(body.id, body.label, body.dataClass, body.priority, e.origin, body.createdAt);
     if (info.changes > 0) run.result.foldersChanged = true;
   }

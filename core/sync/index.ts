@@ -60,6 +60,8 @@ export interface SyncEvents {
   'conflict.resolved': [{ folderId: string; path: string; versionId: string }];
   problem: [{ folderId: string; path: string; code: string; message: string }];
   materialized: [{ folderId: string; written: number; deleted: number }];
+  /** Devices or folders changed by entries from other devices (renames, labels, trust, a folder's class or priority). */
+  'mesh.changed': [{ devices: boolean; folders: boolean }];
   log: [string];
 }
 
@@ -477,6 +479,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     if (result.applied === 0) return;
     if (result.devicesChanged) this.onMembershipChange();
     if (result.localDeviceChanged) this.adoptLocalDeviceRow();
+    if (result.devicesChanged || result.foldersChanged) this.emit('mesh.changed', { devices: result.devicesChanged, folders: result.foldersChanged });
     const byFolder = new Map<string, Set<string>>();
     for (const c of result.changed) {
       const set = byFolder.get(c.folderId) ?? new Set<string>();
