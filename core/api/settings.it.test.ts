@@ -67,6 +67,22 @@ describe('device.update and folder.update reach every device', () => {
     const mode = await runCli(['folder', 'set', 'docs', '--mode', 'on-demand'], { home: home('birch') });
     expect(mode.stderr).toMatch(/not attached/);
   }, 90_000);
+
+  it('on-demand leaves a file online-only; switching to full writes it', async () => {
+    fs.writeFileSync(path.join(mesh.device('ash').folder, 'report.txt'), 'quarterly numbers\n');
+    await cliJson(home('ash'), ['scan', 'docs']);
+    await cliJson(home('birch'), ['folder', 'add', mesh.device('birch').folder, '--id', 'docs', '--mode', 'on-demand']);
+    const listed = await waitFor(async () => (await cliJson<{ path: string; local: boolean }[]>(home('birch'), ['ls', 'docs'])).find((e) => e.path === 'report.txt'), 'birch to list report.txt', 60_000);
+    expect(listed.local).toBe(false);
+    expect(fs.existsSync(path.join(mesh.device('birch').folder, 'report.txt'))).toBe(false);
+    const f = await cliJson<FolderInfo>(home('birch'), ['folder', 'set', 'docs', '--mode', 'full']);
+    expect(f.mode).toBe('full');
+    const text = await waitFor(() => {
+      const file = path.join(mesh.device('birch').folder, 'report.txt');
+      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    }, 'report.txt to be written on birch', 60_000);
+    expect(text).toBe('quarterly numbers\n');
+  }, 120_000);
 });
 
 describe('settings.set through the daemon', () => {
