@@ -69,6 +69,29 @@ describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
     shots.push(await screenshot(beta.page, '03-devices-paired'));
   });
 
+  it('renames a device in one UI, and the other device\'s UI shows the new name', async () => {
+    await gotoView(beta.page, 'Devices');
+    await beta.page.getByRole('button', { name: 'Edit alpha' }).click();
+    const form = beta.page.getByRole('form', { name: 'Edit alpha' });
+    await form.getByLabel('Name').fill('alpha studio');
+    await form.getByLabel('Labels').fill('site=studio');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await beta.page.getByRole('rowheader', { name: /^alpha studio/ }).waitFor({ timeout: 15_000 });
+    await gotoView(alpha.page, 'Devices');
+    await expect.poll(async () => {
+      await alpha.page.reload();
+      await gotoView(alpha.page, 'Devices');
+      return alpha.page.getByRole('rowheader', { name: /^alpha studio \(this device\)/ }).count();
+    }, { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => alpha.page.getByText('site=studio').count()).toBeGreaterThan(0);
+    shots.push(await screenshot(alpha.page, '13-devices-renamed'));
+    // Back to its name from alpha's own UI (the later steps look for "alpha · daemon").
+    await alpha.page.getByRole('button', { name: 'Edit alpha studio' }).click();
+    await alpha.page.getByRole('form', { name: 'Edit alpha studio' }).getByLabel('Name').fill('alpha');
+    await alpha.page.getByRole('form', { name: 'Edit alpha studio' }).getByRole('button', { name: 'Save' }).click();
+    await alpha.page.getByRole('rowheader', { name: /^alpha \(this device\)/ }).waitFor({ timeout: 15_000 });
+  });
+
   it('shares a folder dropped on the window, and the other device receives it', async () => {
     await dropFolder(alpha.page, mesh.device('alpha').folder);
     await gotoView(alpha.page, 'Folders');
@@ -143,6 +166,8 @@ describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
     await page.getByRole('heading', { name: 'Job reports' }).waitFor();
     await page.getByText(/Loading the job reports|No job has run yet|finished|ok|needs attention/).first().waitFor();
     shots.push(await screenshot(page, '10-activity'));
+    await page.getByLabel('Copies for normal').waitFor();
+    shots.push(await screenshot(page, '14-settings'));
 
     const dark = await openUi(browser, mesh.device('alpha'), { colorScheme: 'dark' });
     await dark.page.getByRole('listitem', { name: /^beta, / }).waitFor({ timeout: 30_000 });

@@ -16,6 +16,7 @@ import { VersionCommands } from './versions.js';
 import type { Jobs } from '../jobs/index.js';
 import { JobsApi } from './jobs.js';
 import { PlacementApi } from './placement.js';
+import { SettingsApi } from './settings.js';
 import {
   commandParams, isCommandName, type ApiEvent, type ConflictInfo, type DeviceInfo, type CanopyClient, type CommandName, type FileEntry, type FolderInfo, type Params,
   type Result, type VersionInfo,
@@ -40,6 +41,7 @@ export class ApiService implements CanopyClient {
   private readonly versionCommands: VersionCommands;
   private readonly jobs: JobsApi;
   private readonly placement: PlacementApi;
+  private readonly settings: SettingsApi;
 
   constructor(readonly engine: Engine, private readonly opts: ServiceOptions = {}) {
     this.events.setMaxListeners(0);
@@ -54,6 +56,7 @@ export class ApiService implements CanopyClient {
     this.placement = new PlacementApi({
       engine, sync: opts.sync, resolveTarget: (t) => this.resolveTarget(t), entry: (t) => this.ls(t)[0] as FileEntry, emit: (e) => this.emit(e),
     });
+    this.settings = new SettingsApi({ engine, sync: opts.sync, devices: () => this.devices(), folderInfo: (f) => this.folderInfo(f) });
     this.handlers = {
       status: () => this.status(),
       'folder.add': async (p) => {
@@ -114,6 +117,18 @@ export class ApiService implements CanopyClient {
       'file.free': (p) => this.placement.free(p.target),
       'job.run': (p) => this.jobs.run(p),
       'job.reports': () => this.jobs.reports(),
+      'device.update': (p) => {
+        const d = this.settings.deviceUpdate(p);
+        this.emit({ type: 'device.updated' });
+        return d;
+      },
+      'folder.update': (p) => {
+        const f = this.settings.folderUpdate(p);
+        this.emit({ type: 'folder.updated', folder: f });
+        return f;
+      },
+      'settings.get': () => this.settings.settingsGet(),
+      'settings.set': (p) => this.settings.settingsSet(p),
     };
     const sync = opts.sync;
     if (sync) {
@@ -123,6 +138,10 @@ export class ApiService implements CanopyClient {
       sync.on('problem', (e) => this.emit({ type: 'problem', ...e }));
       sync.on('materialized', (e) => this.emit({ type: 'materialized', ...e }));
       sync.on('status', (s) => this.emit({ type: 'sync.progress', sync: s }));
+      sync.on('mesh.changed', (c) => {
+        if (c.devices) this.emit({ type: 'device.updated' });
+        if (c.folders) for (const f of engine.folders.list()) this.emit({ type: 'folder.updated', folder: this.folderInfo(f) });
+      });
     }
   }
 

@@ -88,6 +88,32 @@ export const commandParams = {
   'file.free': z.object({ target }).strict(),
   'job.run': z.object({ job: z.enum(['audit', 'repair', 'scrub', 'cleanup']), dryRun: z.boolean().optional() }).strict(),
   'job.reports': z.object({}).strict(),
+  // devices, folders and settings (issue 6): edits the UI makes
+  /** Renames, relabels (labels replace the whole set) or re-trusts a device, on every device of the mesh. */
+  'device.update': z.object({
+    id: z.string().min(4).max(64),
+    name: z.string().min(1).max(255).optional(),
+    labels: z.record(z.string().min(1).max(64), z.string().min(1).max(255)).optional(),
+    trust: z.enum(['owner', 'storage-only']).optional(),
+  }).strict(),
+  /** label, dataClass and priority are mesh-wide; mode is this device's. */
+  'folder.update': z.object({
+    id: folderId,
+    label: z.string().min(1).max(200).optional(),
+    mode: z.enum(['full', 'on-demand']).optional(),
+    dataClass: z.enum(['critical', 'sensitive', 'standard', 'public']).optional(),
+    priority: priority.optional(),
+  }).strict(),
+  'settings.get': z.object({}).strict(),
+  /**
+   * A patch of config.toml's [replication] and [jobs] tables, written as in the file
+   * (snake_case keys, "1h", "20 MiB/s"); null removes a key (back to its default). Checked
+   * by config.toml's own schema.
+   */
+  'settings.set': z.object({
+    replication: z.record(z.string().max(64), z.unknown()).optional(),
+    jobs: z.record(z.string().max(64), z.unknown()).optional(),
+  }).strict(),
 } as const;
 
 export type CommandName = keyof typeof commandParams;
@@ -360,6 +386,21 @@ export interface CommandResults {
   'file.free': FileEntry;
   'job.run': JobReport;
   'job.reports': JobReport[];
+  'device.update': DeviceInfo;
+  'folder.update': FolderInfo;
+  'settings.get': SettingsInfo;
+  'settings.set': SettingsInfo;
+}
+
+/** This device's replication and job settings (config.toml), in engine units (ms, bytes/s). */
+export interface SettingsInfo {
+  replication: Record<Priority, number> & { defaultPriority: Priority; diversity: { label: string; minDistinct: number }[] };
+  jobs: {
+    auditInterval: number; repairInterval: number; scrubInterval: number; scrubRate: number;
+    cleanupInterval: number; gcInterval: number; offlineGrace: number; retainedOverhead: number;
+  };
+  /** Keys whose new value takes effect when the daemon or app restarts (the others apply at once). */
+  restartNeeded: string[];
 }
 
 export type Result<C extends CommandName> = CommandResults[C];
@@ -373,6 +414,9 @@ export type ApiEvent =
   | { type: 'problem'; folderId: string; path: string; code: string; message: string }
   | { type: 'sync.progress'; sync: SyncInfo }
   | { type: 'device.online'; deviceId: string; name: string; online: boolean }
+  /** A device was renamed, relabelled, re-trusted, added or removed (here or on another device): reload the list. */
+  | { type: 'device.updated' }
+  | { type: 'folder.updated'; folder: FolderInfo }
   | { type: 'conflict'; folderId: string; path: string; heads: number }
   | { type: 'materialized'; folderId: string; written: number; deleted: number }
   | { type: 'conflict.resolved'; folderId: string; path: string; versionId: string }

@@ -16,6 +16,7 @@ import { withClient } from './client.js';
 import { registerVersionCommands } from './version-commands.js';
 import { registerJobCommands } from './job-commands.js';
 import { registerPlacementCommands } from './placement-commands.js';
+import { registerSettingsCommands } from './settings-commands.js';
 import { electronBinary, hasDisplay } from './desktop.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -253,6 +254,7 @@ export function buildProgram(): Command {
 
   registerVersionCommands(program, { homeOf, target });
   registerJobCommands(program, homeOf);
+  registerSettingsCommands(program, homeOf);
   acceptHomeAfterSubcommands(program);
   return program;
 }

@@ -226,4 +226,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE path_priorities ADD COLUMN set_at INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE path_priorities ADD COLUMN set_by TEXT NOT NULL DEFAULT '';
   `,
+  /* 7: device renames, labels and trust travel as signed 'update' entries: last writer wins by
+        (updated_at, updated_by) so every device ends with the same row whatever the order */ `
+  ALTER TABLE devices ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE devices ADD COLUMN updated_by TEXT NOT NULL DEFAULT '';
+  -- The same for a folder's label, data class and default priority ('folder' 'update' entries).
+  ALTER TABLE folders ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE folders ADD COLUMN updated_by TEXT NOT NULL DEFAULT '';
+  `,
 ];

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { CanopyError } from '../errors/index.js';
 import { acquireLock, homeFiles, isInitialized, type HomeLock } from '../home/index.js';
-import { loadConfig, renderDefaultConfigToml, writeFileAtomic, type CanopyConfig } from '../config/index.js';
+import { loadConfig, renderDefaultConfigToml, writeConfig, writeFileAtomic, type CanopyConfig } from '../config/index.js';
+import { canonicalJson } from '../log/canonical.js';
 import { createIdentity, loadIdentity, type Identity } from '../identity/index.js';
 import { openDatabase, type Db } from '../db/index.js';
 import { ChunkStore } from '../store/index.js';
@@ -172,11 +173,36 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.lock.release();
   }
 
+  /**
+   * config.toml [device] and this device's row agree: a rename written into config.toml by
+   * hand is announced to the mesh (a signed self 'update'), so other devices see it too.
+   */
   private registerLocalDevice(): void {
     const d = this.config.device;
-    this.db.prepare(`INSERT INTO devices (id, public_key, name, labels, trust, is_local, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
-      ON CONFLICT (id) DO UPDATE SET name = excluded.name, labels = excluded.labels, trust = excluded.trust`)
-      .run(this.identity.deviceId, this.identity.publicKey, d.name, JSON.stringify(d.labels), d.trust, Date.now());
+    const row = this.mesh.device(this.identity.deviceId);
+    if (!row) {
+      this.db.prepare('INSERT INTO devices (id, public_key, name, labels, trust, is_local, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
+        .run(this.identity.deviceId, this.identity.publicKey, d.name, JSON.stringify(d.labels), d.trust, Date.now());
+      return;
+    }
+    const same = row.name === d.name && row.trust === d.trust && canonicalJson(row.labels) === canonicalJson(d.labels);
+    if (same) return;
+    if (row.trust === d.trust || row.trust === 'owner') this.mesh.update(row.id, { name: d.name, labels: d.labels, trust: d.trust });
+    else this.db.prepare('UPDATE devices SET name = ?, labels = ? WHERE id = ?').run(d.name, JSON.stringify(d.labels), row.id);
+  }
+
+  /**
+   * Writes this device's row (changed by `device.update`, here or from another device) into
+   * config.toml [device], atomically, so a restart does not bring the old name back.
+   */
+  adoptLocalDeviceRow(): void {
+    const row = this.mesh.device(this.identity.deviceId);
+    if (!row) return;
+    const d = this.config.device;
+    if (row.name === d.name && row.trust === d.trust && canonicalJson(row.labels) === canonicalJson(d.labels)) return;
+    const removed = Object.fromEntries(Object.keys(d.labels).filter((k) => !Object.hasOwn(row.labels, k)).map((k) => [k, null]));
+    const written = writeConfig(this.home, { device: { name: row.name, trust: row.trust, labels: { ...removed, ...row.labels } } });
+    Object.assign(this.config.device, written.device);
   }
 }
 

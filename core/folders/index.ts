@@ -55,6 +55,14 @@ interface FolderRow {
 
 const SELECT = `SELECT f.*, l.path, l.mode, l.attached_at, l.last_scan_at FROM folders f LEFT JOIN local_folders l ON l.folder_id = f.id WHERE f.removed_at IS NULL`;
 
+/** What `Folders.update` changes; an absent field keeps its value. */
+export interface FolderChange {
+  label?: string | undefined;
+  dataClass?: Folder['dataClass'] | undefined;
+  priority?: Folder['priority'] | undefined;
+  mode?: FolderMode | undefined;
+}
+
 export class Folders {
   // Prepared once: sync asks for a folder's root on every chunk it reads or serves.
   private readonly selectAll;
@@ -82,6 +90,26 @@ export class Folders {
 
   attached(): (Folder & { local: NonNullable<Folder['local']> })[] {
     return this.list().filter((f): f is Folder & { local: NonNullable<Folder['local']> } => f.local !== null);
+  }
+
+  /**
+   * Changes a folder: label, data class and default priority for the whole mesh (a signed
+   * 'folder' 'update' entry, last writer wins), the mode for this device only.
+   */
+  update(id: string, change: FolderChange, now = Date.now()): Folder {
+    const f = this.require(id);
+    if (change.mode !== undefined && !f.local) throw new CanopyError('NOT_FOUND', `folder "${id}" is not attached on this device, so it has no mode here`);
+    const next = { id: f.id, label: change.label ?? f.label, dataClass: change.dataClass ?? f.dataClass, priority: change.priority ?? f.priority };
+    const meshWide = next.label !== f.label || next.dataClass !== f.dataClass || next.priority !== f.priority;
+    this.db.transaction(() => {
+      if (meshWide) {
+        this.log.append('folder', (seq) => ({ t: 'folder', op: 'update', ...next, author: this.localDevice, seq, createdAt: now }));
+        this.db.prepare('UPDATE folders SET label = ?, data_class = ?, priority = ?, updated_at = ?, updated_by = ? WHERE id = ?')
+          .run(next.label, next.dataClass, next.priority, now, this.localDevice, f.id);
+      }
+      if (change.mode !== undefined) this.db.prepare('UPDATE local_folders SET mode = ? WHERE folder_id = ?').run(change.mode, f.id);
+    })();
+    return this.require(id);
   }
 
   /** Shares a new folder, or attaches a local directory to a folder the mesh already has. */

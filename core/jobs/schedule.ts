@@ -57,13 +57,11 @@ export class JobScheduler {
     const { config } = this.deps;
     this.startedAt = this.now;
     const quiet = Math.min(STARTUP_QUIET_MS, config.offlineGrace);
-    const intervals: Record<RunnableJob, number> = {
-      audit: config.auditInterval, repair: config.repairInterval, scrub: config.scrubInterval, cleanup: config.cleanupInterval,
-    };
-    for (const [job, interval] of Object.entries(intervals) as [RunnableJob, number][]) {
+    for (const job of ['audit', 'repair', 'scrub', 'cleanup'] as const) {
+      const interval = this.interval(job);
       const last = this.deps.lastFinishedAt(job);
       const delay = Math.max(quiet, last === null ? Math.min(interval, FIRST_RUN_DELAY_MS) : last + interval - this.now);
-      this.schedule(job, delay, interval);
+      this.schedule(job, delay);
     }
     const every = Math.min(OFFLINE_CHECK_MAX_MS, Math.max(OFFLINE_CHECK_MIN_MS, config.offlineGrace / 4));
     this.offlineTimer = setInterval(() => this.checkOffline(), every);
@@ -93,10 +91,16 @@ export class JobScheduler {
     void this.runLogged(job);
   }
 
-  private schedule(job: RunnableJob, delay: number, interval: number): void {
+  /** Read at each run, so an interval changed through `settings.set` applies from the next run. */
+  private interval(job: RunnableJob): number {
+    const c = this.deps.config;
+    return { audit: c.auditInterval, repair: c.repairInterval, scrub: c.scrubInterval, cleanup: c.cleanupInterval }[job];
+  }
+
+  private schedule(job: RunnableJob, delay: number): void {
     if (this.stopped) return;
     const timer = setTimeout(() => {
-      void this.runLogged(job).finally(() => this.schedule(job, interval, interval));
+      void this.runLogged(job).finally(() => this.schedule(job, this.interval(job)));
     }, delay);
     timer.unref();
     this.timers.set(job, timer);

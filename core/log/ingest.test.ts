@@ -559,18 +559,56 @@ describe('LogIngest between devices', () => {
       expect(count(d.db, 'versions')).toBe(0);
     });
 
-    it('a remote remove of this device is applied; a remote update of it is not', () => {
+    it('a remote update of this device by an owner is applied (config.toml follows), and a remove after it', () => {
       const a = makeDevice('a');
       const x = makeDevice('x');
       know(x, a);
-      announce(a, x, 'update', 'storage-only', { site: 'evil' });
+      announce(a, x, 'update', 'storage-only', { site: 'cellar' });
       announce(a, x, 'remove');
       const r1 = x.ingest.ingest(allEntries(a).slice(0, 1));
-      expect(r1).toMatchObject({ applied: 1, devicesChanged: false });
-      expect(x.db.prepare('SELECT trust, labels, revoked_at FROM devices WHERE id = ?').get(x.id)).toEqual({ trust: 'owner', labels: '{}', revoked_at: null });
+      expect(r1).toMatchObject({ applied: 1, devicesChanged: true, localDeviceChanged: true });
+      expect(x.db.prepare('SELECT trust, labels, revoked_at FROM devices WHERE id = ?').get(x.id)).toEqual({ trust: 'storage-only', labels: '{"site":"cellar"}', revoked_at: null });
       const r2 = x.ingest.ingest(allEntries(a).slice(1));
       expect(r2).toMatchObject({ applied: 1, devicesChanged: true });
       expect(x.db.prepare('SELECT revoked_at IS NOT NULL FROM devices WHERE id = ?').pluck().get(x.id)).toBe(1);
+    });
+
+    it('updates from two owners end the same on every device whatever order they arrive in (last writer wins)', () => {
+      const a = makeDevice('a');
+      const b = makeDevice('b');
+      const t = makeDevice('t');
+      const [p, q] = [makeDevice('p'), makeDevice('q')];
+      for (const d of [a, b, p, q]) know(d, a, b, t);
+      const rename = (author: Device, name: string, at: number) => author.log.append('device', (seq) =>
+        deviceEntry({ op: 'update', publicKey: t.identity.publicKey, name, labels: {}, trust: 'owner' }, author.id, seq, at));
+      rename(a, 'older', 1000);
+      rename(b, 'newer', 2000);
+      p.ingest.ingest(allEntries(a));
+      p.ingest.ingest(allEntries(b));
+      q.ingest.ingest(allEntries(b));
+      const r = q.ingest.ingest(allEntries(a));
+      expect(r).toMatchObject({ applied: 1, devicesChanged: false });
+      const nameOn = (d: Device) => d.db.prepare('SELECT name FROM devices WHERE id = ?').pluck().get(t.id);
+      expect([nameOn(p), nameOn(q)]).toEqual(['newer', 'newer']);
+    });
+
+    it('folder updates win over the add and over older updates, in any order', () => {
+      const a = makeDevice('a');
+      const b = makeDevice('b');
+      const [p, q] = [makeDevice('p'), makeDevice('q')];
+      for (const d of [a, b, p, q]) know(d, a, b);
+      const folderEntry = (author: Device, op: 'add' | 'update', priority: string, at: number) => author.log.append('folder', (seq) =>
+        ({ t: 'folder', op, id: 'docs', label: `Docs ${priority}`, dataClass: 'standard', priority, author: author.id, seq, createdAt: at }));
+      folderEntry(a, 'add', 'normal', 500);
+      folderEntry(a, 'update', 'low', 1000);
+      folderEntry(b, 'update', 'critical', 2000);
+      p.ingest.ingest(allEntries(a));
+      p.ingest.ingest(allEntries(b));
+      q.ingest.ingest(allEntries(b));
+      q.ingest.ingest(allEntries(a));
+      const row = (d: Device) => d.db.prepare('SELECT label, priority, created_by FROM folders WHERE id = ?').get('docs');
+      expect(row(p)).toEqual({ label: 'Docs critical', priority: 'critical', created_by: a.id });
+      expect(row(q)).toEqual(row(p));
     });
 
     it('a storage-only device cannot change membership but may relabel itself', () => {

@@ -111,7 +111,8 @@ export const versionsEntrySchema = z.object({
 
 export const folderEntrySchema = z.object({
   t: z.literal('folder'),
-  op: z.literal('add'),
+  /** 'add' shares a folder (the first add wins); 'update' changes label, class or priority (the last update wins). */
+  op: z.enum(['add', 'update']),
   id: folderId,
   label: z.string().max(ENTRY_LIMITS.folderLabelChars),
   dataClass: z.enum(DATA_CLASSES),
@@ -336,6 +337,8 @@ export interface IngestResult {
   hostile: boolean;
   changed: { folderId: string; path: string }[];
   devicesChanged: boolean;
+  /** Another device renamed, relabelled or re-trusted this one (config.toml [device] follows). */
+  localDeviceChanged?: boolean;
   foldersChanged: boolean;
 }
 
@@ -402,12 +405,20 @@ export class LogIngest {
       // The earliest (createdAt, author) definition of a folder wins on every device, so two
       // devices that created the same folder id offline still converge on one record.
       upsertFolder: db.prepare(`INSERT INTO folders (id, label, data_class, priority, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (id) DO UPDATE SET label = excluded.label, data_class = excluded.data_class, priority = excluded.priority,
+        ON CONFLICT (id) DO UPDATE SET
+          label = CASE WHEN folders.updated_at = 0 THEN excluded.label ELSE folders.label END,
+          data_class = CASE WHEN folders.updated_at = 0 THEN excluded.data_class ELSE folders.data_class END,
+          priority = CASE WHEN folders.updated_at = 0 THEN excluded.priority ELSE folders.priority END,
           created_by = excluded.created_by, created_at = excluded.created_at
         WHERE excluded.created_at < folders.created_at OR (excluded.created_at = folders.created_at AND excluded.created_by < folders.created_by)`),
+      // An update before the folder's add creates the row; the add then only moves created_*.
+      updateFolder: db.prepare(`INSERT INTO folders (id, label, data_class, priority, created_by, created_at, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET label = excluded.label, data_class = excluded.data_class, priority = excluded.priority,
+          updated_by = excluded.updated_by, updated_at = excluded.updated_at
+        WHERE excluded.updated_at > folders.updated_at OR (excluded.updated_at = folders.updated_at AND excluded.updated_by > folders.updated_by)`),
       insertDevice: db.prepare(`INSERT INTO devices (id, public_key, name, labels, trust, is_local, added_at, revoked_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)`),
-      updateDevice: db.prepare(`UPDATE devices SET name = ?, labels = ?, trust = ?
-        WHERE id = ? AND (name IS NOT ? OR labels IS NOT ? OR trust IS NOT ?)`),
+      updateDevice: db.prepare(`UPDATE devices SET name = ?, labels = ?, trust = ?, updated_at = ?, updated_by = ?
+        WHERE id = ? AND (updated_at < ? OR (updated_at = ? AND updated_by < ?))`),
       revokeDevice: db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
     };
   }
@@ -677,7 +688,9 @@ export class LogIngest {
   }
 
   private applyFolder(run: Run, e: RemoteEntry, body: FolderEntryBody): void {
-    const info = this.stmt.upsertFolder.run(body.id, body.label, body.dataClass, body.priority, e.origin, body.createdAt);
+    const info = body.op === 'update'
+      ? this.stmt.updateFolder.run(body.id, body.label, body.dataClass, body.priority, e.origin, body.createdAt, e.origin, body.createdAt)
+      : this.stmt.upsertFolder.run(body.id, body.label, body.dataClass, body.priority, e.origin, body.createdAt);
     if (info.changes > 0) run.result.foldersChanged = true;
   }
 
@@ -686,8 +699,9 @@ export class LogIngest {
    * e.g. a rented server, must not be able to add an attacker's key or revoke the user's
    * laptop); it may only rename or relabel itself. A refused entry is still stored (the
    * log stays contiguous and keeps relaying) and reported in sync_problems.
-   * Removal wins over add/update whatever order they arrive in; this device's own row is
-   * only ever changed by its removal.
+   * Removal wins over add/update whatever order they arrive in. Updates (rename, labels,
+   * trust) win by (createdAt, author), so every device ends with the same row; this
+   * device's own row takes them too (the sync service then writes config.toml [device]).
    */
   private applyDevice(run: Run, e: RemoteEntry, body: DeviceEntryBody): void {
     const author = this.device(run, e.origin);
@@ -707,9 +721,10 @@ export class LogIngest {
       else changes = this.stmt.insertDevice.run(body.id, publicKey, body.name, labels, body.trust, body.createdAt, body.createdAt).changes;
     } else if (!target) {
       changes = this.stmt.insertDevice.run(body.id, publicKey, body.name, labels, body.trust, body.createdAt, null).changes;
-    } else if (body.op === 'update' && target.revoked_at === null && target.is_local === 0 && body.id !== this.localDeviceId) {
+    } else if (body.op === 'update' && target.revoked_at === null) {
       // An 'add' for a known device changes nothing: a later 'update' may already be applied.
-      changes = this.stmt.updateDevice.run(body.name, labels, body.trust, body.id, body.name, labels, body.trust).changes;
+      changes = this.stmt.updateDevice.run(body.name, labels, body.trust, body.createdAt, e.origin, body.id, body.createdAt, body.createdAt, e.origin).changes;
+      if (changes > 0 && body.id === this.localDeviceId) run.result.localDeviceChanged = true;
     }
     run.devices.clear();
     if (changes > 0) run.result.devicesChanged = true;

@@ -25,6 +25,13 @@ export interface DeviceInfo {
   revokedAt: number | null;
 }
 
+/** What `update` changes; an absent field keeps its value. */
+export interface DeviceChange {
+  name?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  trust?: 'owner' | 'storage-only' | undefined;
+}
+
 export interface CreatedInvite {
   id: string;
   code: string;
@@ -172,8 +179,7 @@ export class Mesh {
 
   /** Revokes a device everywhere: a signed entry every device applies. */
   remove(id: string): DeviceInfo {
-    const d = this.device(id) ?? this.devices().find((x) => x.id.startsWith(id) && id.length >= 4);
-    if (!d) throw new CanopyError('NOT_FOUND', `no device with id "${id}" (see \`canopy devices\`)`);
+    const d = this.find(id);
     if (d.isLocal) throw new CanopyError('BAD_ARGUMENT', 'this is the device you are on; remove it from another device');
     if (d.revokedAt) return d;
     const now = Date.now();
@@ -182,6 +188,40 @@ export class Mesh {
       this.logDevice('remove', d);
     })();
     return { ...d, revokedAt: now };
+  }
+
+  /**
+   * Renames, relabels or re-trusts a device everywhere: a signed 'update' entry every device
+   * applies, last writer wins. The same rule as ingest (core/log/ingest.ts applyDevice): an
+   * owner device may change any device; a storage-only one may only rename or relabel itself.
+   * `labels` replaces the whole set. Unchanged fields keep their values.
+   */
+  update(id: string, change: DeviceChange, now = Date.now()): DeviceInfo {
+    const d = this.find(id);
+    if (d.revokedAt) throw new CanopyError('CONFLICT', `device "${d.name}" was removed from the mesh; it cannot be changed`);
+    const next = { ...d, name: change.name ?? d.name, labels: change.labels ?? d.labels, trust: change.trust ?? d.trust };
+    const me = this.device(this.identity.deviceId);
+    const selfUpdate = d.isLocal && next.trust === d.trust;
+    if (me?.trust !== 'owner' && !selfUpdate) {
+      throw new CanopyError('UNAUTHORIZED', 'this is a storage-only device: it may only rename or relabel itself; change other devices from an owner device');
+    }
+    this.db.transaction(() => {
+      // The entry is built (and checked against the peers' schema) before the row changes.
+      this.log.append('device', (seq) => deviceEntry({ op: 'update', publicKey: d.publicKey, name: next.name, labels: next.labels, trust: next.trust }, this.identity.deviceId, seq, now));
+      this.db.prepare('UPDATE devices SET name = ?, labels = ?, trust = ?, updated_at = ?, updated_by = ? WHERE id = ?')
+        .run(next.name, JSON.stringify(next.labels), next.trust, now, this.identity.deviceId, d.id);
+    })();
+    return next;
+  }
+
+  /** A device by id or by an unambiguous prefix of at least 4 characters. */
+  find(id: string): DeviceInfo {
+    const exact = this.device(id);
+    if (exact) return exact;
+    const matches = id.length >= 4 ? this.devices().filter((x) => x.id.startsWith(id)) : [];
+    if (matches.length > 1) throw new CanopyError('BAD_ARGUMENT', `"${id}" matches ${matches.length} devices; give more of the id`);
+    if (!matches[0]) throw new CanopyError('NOT_FOUND', `no device with id "${id}" (see \`canopy devices\`)`);
+    return matches[0];
   }
 
   touch(id: string, now = Date.now()): void {

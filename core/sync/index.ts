@@ -61,6 +61,8 @@ export interface SyncEvents {
   'conflict.resolved': [{ folderId: string; path: string; versionId: string }];
   problem: [{ folderId: string; path: string; code: string; message: string }];
   materialized: [{ folderId: string; written: number; deleted: number }];
+  /** Devices or folders changed by entries from other devices (renames, labels, trust, a folder's class or priority). */
+  'mesh.changed': [{ devices: boolean; folders: boolean }];
   log: [string];
 }
 
@@ -279,6 +281,16 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   private pendingJoin: ((conn: PeerConnection) => void) | undefined;
+
+  /** Another device renamed or relabelled this one: config.toml follows; a disk error is reported, never thrown into sync. */
+  private adoptLocalDeviceRow(): void {
+    try {
+      this.engine.adoptLocalDeviceRow();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.emit('problem', { folderId: '', path: 'config.toml', code: 'BAD_CONFIG', message: `this device was renamed by another device but config.toml could not be updated: ${message}` });
+    }
+  }
 
   removeDevice(id: string): ReturnType<Mesh['remove']> {
     const d = this.mesh.remove(id);
@@ -502,6 +514,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
     s.sendVector(this.ingest.vector());
     if (result.applied === 0) return;
     if (result.devicesChanged) this.onMembershipChange();
+    if (result.localDeviceChanged) this.adoptLocalDeviceRow();
+    if (result.devicesChanged || result.foldersChanged) this.emit('mesh.changed', { devices: result.devicesChanged, folders: result.foldersChanged });
     const byFolder = new Map<string, Set<string>>();
     for (const c of result.changed) {
       const set = byFolder.get(c.folderId) ?? new Set<string>();

@@ -158,6 +158,10 @@ export function applyEvent(state: CanopyData, event: ApiEvent, now: number): Can
       return state;
     case 'sync.progress':
       return state.status ? { ...state, status: { ...state.status, sync: event.sync } } : state;
+    case 'device.updated':
+      return { ...state, rev: bump(state.rev, 'devices') };
+    case 'folder.updated':
+      return { ...state, folders: upsertFolder(state.folders, event.folder) };
     case 'device.online':
       return { ...state, rev: bump(state.rev, 'devices'), announcement: `${event.name} is ${event.online ? 'online' : 'offline'}.` };
     case 'conflict':
@@ -208,7 +212,7 @@ export function pushError(errors: readonly UiError[], action: string, err: unkno
 
 /** Events that change what `status`/`folder.list` say, so the store reloads them. */
 export function needsRefresh(event: ApiEvent): boolean {
-  return event.type === 'scan.done' || event.type === 'folder.added' || event.type === 'folder.removed' || event.type === 'materialized' || event.type === 'device.online';
+  return event.type === 'scan.done' || event.type === 'folder.added' || event.type === 'folder.removed' || event.type === 'materialized' || event.type === 'device.online' || event.type === 'device.updated';
 }
 
 export interface StoreOptions {

@@ -5,6 +5,7 @@ import { useCanopy } from '../store-context.js';
 import { useAction, useCall } from '../use-call.js';
 import { ActionStatus, CallProblem } from './CallProblem.js';
 import { QuotaSlider } from './QuotaSlider.js';
+import { SettingsForm } from './SettingsForm.js';
 
 const JOBS: readonly { job: Exclude<JobName, 'gc'>; what: string }[] = [
   { job: 'audit', what: 'checks that every chunk has its copies' },
@@ -29,14 +30,7 @@ export function Activity() {
       <ReportsCard />
       <div className="cards two">
         <SyncCard />
-        <article className="card" aria-labelledby="replication-title">
-          <h2 id="replication-title">Replication</h2>
-          <p className="muted">
-            How many copies each priority gets, and which devices may hold a data class, come from <code>config.toml</code> of each device; the API has no command
-            to change them yet. A folder’s priority and class are chosen when it is shared, a file’s priority in Files. Jobs run on their schedule from the
-            same config; run one now above.
-          </p>
-        </article>
+        <SettingsForm />
       </div>
     </section>
   );

@@ -25,8 +25,8 @@ export function Devices() {
         <JoinCard onJoined={() => setJoined((n) => n + 1)} />
       </div>
       <p className="muted small">
-        Renaming a device, changing its labels and its trust are not in the API yet (no <code>device.update</code> command): set a device’s name and labels
-        with <code>canopy init --name N --label k=v</code> when creating it.
+        A device’s name, labels and trust are changed on every device of the mesh. Labels (like <code>site=home</code>) feed the diversity rules of placement;
+        a storage-only device never holds sensitive or critical folders and may only rename or relabel itself.
       </p>
     </section>
   );
@@ -36,6 +36,7 @@ function DeviceTable({ devices, onChanged }: { devices: DeviceInfo[]; onChanged:
   const now = useNow();
   const remove = useAction('device.remove');
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
   const doRemove = async (d: DeviceInfo) => {
     setConfirming(null);
     if (await remove.run({ id: d.id })) onChanged();
@@ -55,7 +56,9 @@ function DeviceTable({ devices, onChanged }: { devices: DeviceInfo[]; onChanged:
           </tr>
         </thead>
         <tbody>
-          {devices.map((d) => (
+          {devices.map((d) => editing === d.id ? (
+            <DeviceEditRow key={d.id} device={d} onDone={(changed) => { setEditing(null); if (changed) onChanged(); }} />
+          ) : (
             <tr key={d.id} data-testid="device-row">
               <th scope="row">
                 {d.name}
@@ -74,6 +77,7 @@ function DeviceTable({ devices, onChanged }: { devices: DeviceInfo[]; onChanged:
               <td>{d.trust}</td>
               <td><code className="id">{d.id.slice(0, 12)}</code></td>
               <td className="col-actions">
+                {d.revokedAt === null && <button type="button" onClick={() => setEditing(d.id)} aria-label={`Edit ${d.name}`}>Edit…</button>}
                 {!d.isLocal && d.revokedAt === null && (confirming === d.id ? (
                   <span className="confirm">
                     <button type="button" className="danger" onClick={() => void doRemove(d)}>Remove {d.name} everywhere</button>
@@ -89,6 +93,52 @@ function DeviceTable({ devices, onChanged }: { devices: DeviceInfo[]; onChanged:
       </table>
       <ActionStatus pending={remove.pending} error={remove.error} what="Removing the device" />
     </div>
+  );
+}
+
+/** `site=home, power=ups` as labels; undefined when a pair is not key=value. */
+export function parseLabels(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1) return undefined;
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** One device's name, labels and trust as a form in its table row (`device.update`). */
+function DeviceEditRow({ device, onDone }: { device: DeviceInfo; onDone: (changed: boolean) => void }) {
+  const update = useAction('device.update');
+  const [name, setName] = useState(device.name);
+  const [labels, setLabels] = useState(labelPairs(device.labels).join(', '));
+  const [trust, setTrust] = useState(device.trust);
+  const parsed = parseLabels(labels);
+  const formId = useId();
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!parsed || name.trim() === '') return;
+    if (await update.run({ id: device.id, name: name.trim(), labels: parsed, trust })) onDone(true);
+  };
+  return (
+    <tr data-testid="device-edit-row">
+      <td colSpan={6}>
+        <form id={formId} className="inline-form" onSubmit={(e) => void save(e)} aria-label={`Edit ${device.name}`}>
+          <label>Name <input value={name} onChange={(e) => setName(e.target.value)} maxLength={255} required /></label>
+          <label>Labels <input value={labels} onChange={(e) => setLabels(e.target.value)} placeholder="site=home, power=ups" aria-invalid={parsed === undefined} /></label>
+          <label>Trust{' '}
+            <select value={trust} onChange={(e) => setTrust(e.target.value as DeviceInfo['trust'])}>
+              <option value="owner">owner</option>
+              <option value="storage-only">storage-only</option>
+            </select>
+          </label>
+          <button type="submit" className="primary" disabled={update.pending || parsed === undefined}>Save</button>
+          <button type="button" className="ghost" onClick={() => onDone(false)}>Cancel</button>
+          {parsed === undefined && <span role="alert" className="muted">Labels are key=value pairs separated by commas.</span>}
+        </form>
+        <ActionStatus pending={update.pending} error={update.error} what="Saving the device" />
+      </td>
+    </tr>
   );
 }
 

@@ -5,6 +5,7 @@ import { useCanopy } from '../store-context.js';
 import type { ScanState } from '../store.js';
 import { useNow } from '../use-now.js';
 import { ScanProgress } from './ScanProgress.js';
+import { useAction } from '../use-call.js';
 import { syncWords } from '../lib/words.js';
 
 const COLUMNS = ['Label', 'ID', 'Path', 'Mode', 'Priority', 'Class', 'Files', 'Size', 'Last scan', 'Problems'] as const;
@@ -40,6 +41,34 @@ export function FolderTable({ onAttach }: { onAttach: (folderId: string) => void
   );
 }
 
+const MODES = ['full', 'on-demand'] as const;
+const PRIORITIES = ['critical', 'high', 'normal', 'low', 'expendable'] as const;
+const CLASSES = ['critical', 'sensitive', 'standard', 'public'] as const;
+const FIELD_WORDS = { mode: 'Mode on this device', priority: 'Priority (every device)', dataClass: 'Data class (every device)' } as const;
+
+/**
+ * A folder's mode, priority or class as a menu that saves on change (`folder.update`):
+ * mode is this device's, priority and class the whole mesh's. The new value arrives with
+ * the `folder.updated` event; until then (or on an error) the menu shows the old one.
+ */
+function FolderChoice<F extends 'mode' | 'priority' | 'dataClass'>({ folder, field, choices }: { folder: FolderInfo; field: F; choices: readonly string[] }) {
+  const update = useAction('folder.update');
+  const value = folder[field] ?? '';
+  return (
+    <>
+      <select
+        value={value}
+        disabled={update.pending}
+        aria-label={`${FIELD_WORDS[field]} of ${folder.label}`}
+        onChange={(e) => void update.run({ id: folder.id, [field]: e.target.value })}
+      >
+        {choices.map((c) => <option key={c} value={c}>{c}</option>)}
+      </select>
+      {update.error && <span role="alert" className="warn small" title={update.error.message}> not saved: {update.error.message}</span>}
+    </>
+  );
+}
+
 /** What a requested scan shows until its first progress event arrives. */
 function startingScan(folderId: string): ScanState {
   return { folderId, phase: 'walk', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 };
@@ -61,9 +90,9 @@ function FolderRow({ folder: f, onAttach }: { folder: FolderInfo; onAttach: (fol
         <td className="col-path">
           {f.path ? <code className="path" title={f.path}>{f.path}</code> : <span className="muted">not on this device</span>}
         </td>
-        <td>{f.mode ?? '—'}</td>
-        <td><span className={`badge priority-${f.priority}`}>{f.priority}</span></td>
-        <td>{f.dataClass}</td>
+        <td>{f.mode ? <FolderChoice folder={f} field="mode" choices={MODES} /> : '—'}</td>
+        <td><FolderChoice folder={f} field="priority" choices={PRIORITIES} /></td>
+        <td><FolderChoice folder={f} field="dataClass" choices={CLASSES} /></td>
         <td className="num">{formatCount(f.files)}</td>
         <td className="num">{formatBytes(f.bytes)}</td>
         <td><time dateTime={f.lastScanAt ? new Date(f.lastScanAt).toISOString() : undefined} title={formatTimestamp(f.lastScanAt)}>{formatWhen(f.lastScanAt, now)}</time></td>
