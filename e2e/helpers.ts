@@ -66,6 +66,11 @@ export async function dropFolder(page: Page, folder: string, on = 'main'): Promi
   }, uri);
 }
 
+/** Says where a test file's screenshots went (the run prints it, as the issue asks). */
+export function reportScreenshots(shots: readonly string[]): void {
+  if (shots.length > 0) console.log(`e2e: ${shots.length} screenshots in ${SCREENSHOTS}:\n  ${shots.map((s) => path.basename(s)).join('\n  ')}`);
+}
+
 /** Writes test-output/screenshots/NAME.png and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });

@@ -22,7 +22,7 @@ import { formatBytes } from '../renderer/src/format.js';
 import { quotaChangeWords } from '../renderer/src/lib/words.js';
 import { cliJson, tmpDir, waitFor, writeSeededFile } from '../core/testing/index.js';
 import { TestMesh } from '../core/testing/mesh.js';
-import { SCREENSHOTS, e2eUnavailable, gotoView, launchBrowser, makeConflict, moveQuotaSlider, openUi, resolveInMergeView, screenshot } from './helpers.js';
+import { e2eUnavailable, gotoView, launchBrowser, makeConflict, moveQuotaSlider, openUi, reportScreenshots, resolveInMergeView, screenshot } from './helpers.js';
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`e2e: skipped: ${unavailable}`);
@@ -64,7 +64,7 @@ describe.skipIf(unavailable !== null)('placement, quota and merge through the UI
     await browser?.close();
     await mesh?.close();
     if (base) fs.rmSync(base, { recursive: true, force: true });
-    if (shots.length > 0) console.log(`e2e: ${shots.length} screenshots in ${SCREENSHOTS}:\n  ${shots.map((s) => path.basename(s)).join('\n  ')}`);
+    reportScreenshots(shots);
   }, 60_000);
 
   it('shows copies against target rising from 1 / 3 to 3 / 3 as devices pair and sync', async () => {

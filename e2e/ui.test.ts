@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tmpDir, writeSeededFile } from '../core/testing/index.js';
 import { TestMesh } from '../core/testing/mesh.js';
-import { SCREENSHOTS, dropFolder, e2eUnavailable, gotoView, launchBrowser, makeConflict, openUi, screenshot, unnamedControls } from './helpers.js';
+import { dropFolder, e2eUnavailable, gotoView, launchBrowser, makeConflict, openUi, reportScreenshots, screenshot, unnamedControls } from './helpers.js';
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`e2e: skipped: ${unavailable}`);
@@ -46,7 +46,7 @@ describe.skipIf(unavailable !== null)('the UI against two real devices', () => {
     await browser?.close();
     await mesh?.close();
     if (base) fs.rmSync(base, { recursive: true, force: true });
-    if (shots.length > 0) console.log(`e2e: ${shots.length} screenshots in ${SCREENSHOTS}:\n  ${shots.map((s) => path.basename(s)).join('\n  ')}`);
+    reportScreenshots(shots);
   }, 60_000);
 
   it('pairs two devices: an invite made in one UI, its code typed into the other', async () => {

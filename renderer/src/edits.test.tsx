@@ -5,36 +5,21 @@
  * with what each calls and how a refusal is shown in place.
  */
 import { act, type ReactNode } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiCallError } from '../../core/api/http-client.js';
 import type { DeviceInfo, SettingsInfo } from '../../core/api/types.js';
 import { Devices, parseLabels } from './components/Devices.js';
 import { FolderTable } from './components/FolderTable.js';
 import { SettingsForm, durationText, parseDiversity } from './components/SettingsForm.js';
-import { createCanopyStore } from './store.js';
-import { StoreProvider } from './store-context.js';
 import { FakeClient, folder, status } from './test-fixtures.js';
+import { renderWithStore, settle, unmountRendered } from './test-render.js';
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-let root: Root | null = null;
 let container: HTMLElement;
 let client: FakeClient;
 
 async function render(ui: ReactNode): Promise<HTMLElement> {
-  const store = createCanopyStore(client, { refreshDelayMs: 0 });
-  await store.getState().refresh();
-  container = document.createElement('div');
-  document.body.append(container);
-  root = createRoot(container);
-  await act(async () => root?.render(<StoreProvider store={store}>{ui}</StoreProvider>));
-  await settle();
+  container = await renderWithStore(client, ui);
   return container;
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
 }
 
 function button(name: string): HTMLButtonElement {
@@ -67,11 +52,7 @@ beforeEach(() => {
   client = new FakeClient().on('status', () => status()).on('folder.list', () => [folder()]);
 });
 
-afterEach(() => {
-  act(() => root?.unmount());
-  root = null;
-  container?.remove();
-});
+afterEach(unmountRendered);
 
 describe('parsing helpers', () => {
   it('reads labels and diversity rules, refusing malformed ones', () => {

@@ -5,7 +5,6 @@
  * (NOT_IMPLEMENTED) or a failing one is said in place, never a blank or crashed view.
  */
 import { act, type ReactNode } from 'react';
-import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiCallError } from '../../core/api/http-client.js';
 import type { ConflictInfo, FileEntry, QuotaInfo } from '../../core/api/types.js';
@@ -16,33 +15,18 @@ import { Devices } from './components/Devices.js';
 import { Files } from './components/Files.js';
 import { Overview } from './components/Overview.js';
 import { QuotaSlider } from './components/QuotaSlider.js';
-import { createCanopyStore } from './store.js';
-import { StoreProvider } from './store-context.js';
 import { FakeClient, folder, status } from './test-fixtures.js';
-
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+import { renderWithStore, settle, unmountRendered } from './test-render.js';
 
 const notYet = (command: string) => () => {
   throw new ApiCallError('NOT_IMPLEMENTED', `${command} is not implemented yet`);
 };
 
-let root: Root | null = null;
 let container: HTMLElement;
 
 async function render(client: FakeClient, ui: ReactNode): Promise<HTMLElement> {
-  const store = createCanopyStore(client, { refreshDelayMs: 0 });
-  await store.getState().refresh();
-  container = document.createElement('div');
-  document.body.append(container);
-  root = createRoot(container);
-  await act(async () => root?.render(<StoreProvider store={store}>{ui}</StoreProvider>));
-  await settle();
+  container = await renderWithStore(client, ui);
   return container;
-}
-
-/** Lets pending calls resolve and React re-render. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
 }
 
 function button(name: string | RegExp): HTMLButtonElement {
@@ -65,11 +49,7 @@ let client: FakeClient;
 beforeEach(() => {
   client = new FakeClient().on('status', () => status()).on('folder.list', () => [folder()]);
 });
-afterEach(async () => {
-  await act(async () => root?.unmount());
-  root = null;
-  container?.remove();
-});
+afterEach(unmountRendered);
 
 describe('views with commands not built yet', () => {
   it('Activity says each missing command in place and still offers the working ones', async () => {
