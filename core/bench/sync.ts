@@ -15,7 +15,8 @@
  * synced 1 GiB file (bytes moved per the devices' own per-peer counters, and all loopback
  * bytes); 4. change-to-visible latency of a small file, 20 edits; 5. raw Hyperswarm and TCP.
  *
- * CANOPY_BENCH_CPU_PROF=1 runs both daemons with --cpu-prof (profiles under the work dir).
+ * CANOPY_BENCH_CPU_PROF=1 runs both daemons with --cpu-prof (profiles under the work dir);
+ * CANOPY_BENCH_SYNC_ONLY=large or =small measures only that part (a quick loop while tuning one path).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -94,6 +95,20 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     await cliJson(b.home, ['folder', 'add', b.folder, '--id', FOLDER_ID]);
     await poll(async () => (await peerOf(a)) !== undefined && (await peerOf(b)) !== undefined, 500, 60_000, 'the devices to connect');
 
+    // While working on one path, CANOPY_BENCH_SYNC_ONLY=large|small measures just that part.
+    const only = process.env.CANOPY_BENCH_SYNC_ONLY;
+    // 2. 10,000 files of 4 KiB in 100 directories.
+    const measureSmall = async () => {
+      const smallWatch = smallFilesWatcher(path.join(b.folder, 'small'));
+      const small = await measure(a, b, async () => {
+        fs.renameSync(smallStaged, path.join(a.folder, 'small'));
+      }, smallWatch, 100, 300_000);
+      return { small, smallMismatches: checkSmallFiles(path.join(b.folder, 'small'), smallData) };
+    };
+    if (only === 'small') {
+      const { small, smallMismatches } = await measureSmall();
+      return { benchmark: 'sync (small files only)', small: { mismatches: smallMismatches, seconds: round(small.fromChange), senderScanSeconds: round(small.scanSeconds), senderScans: small.scans, cpuSeconds: small.cpu } };
+    }
     // 1. One 1 GiB file.
     const large = await measure(a, b, async () => {
       fs.renameSync(largeStaged, path.join(a.folder, 'big.bin'));
@@ -101,13 +116,11 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const largeMatches = sha256File(path.join(b.folder, 'big.bin')) === largeSha;
     const largeFromScan = large.fromScanStart ?? large.fromChange;
     const largeMiBps = LARGE_SIZE / MiB / largeFromScan;
+    if (only === 'large') {
+      return { benchmark: 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu } };
+    }
 
-    // 2. 10,000 files of 4 KiB in 100 directories.
-    const smallWatch = smallFilesWatcher(path.join(b.folder, 'small'));
-    const small = await measure(a, b, async () => {
-      fs.renameSync(smallStaged, path.join(a.folder, 'small'));
-    }, smallWatch, 100, 300_000);
-    const smallMismatches = checkSmallFiles(path.join(b.folder, 'small'), smallData);
+    const { small, smallMismatches } = await measureSmall();
 
     // 3. A 1-byte insertion in the middle of the synced 1 GiB file.
     const oldChunks = chunkFileSync(path.join(a.folder, 'big.bin')).chunks.map((c) => ({ hash: c.hash, size: c.size }));
@@ -211,7 +224,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         insertionSeconds: 'from the rename of the edited file over the sender\'s copy until the receiver\'s copy has the new size (then checked byte for byte)',
         wire: 'receiverBytesIn/senderBytesOut: chunk bytes per the devices\' per-peer counters (canopy status --json); loopbackBytesAllTraffic: every byte on lo meanwhile, DHT and CLI calls included',
         latency: 'from writing note.txt on the sender until the receiver\'s copy has that content (polled every 20 ms)',
-        cpuSeconds: 'user+system CPU of each daemon process during the measurement',
+        cpuSeconds: 'CPU of each daemon process during the measurement (user+system, and each apart)',
         raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling',
         profiles: profDir ?? 'set CANOPY_BENCH_CPU_PROF=1 for daemon CPU profiles (written when the daemons stop)',
         logs: `daemon logs in ${base}`,
@@ -234,7 +247,7 @@ interface Measured {
   scanSeconds: number;
   afterScan: number;
   scans: number;
-  cpu: { sender: number; receiver: number };
+  cpu: { sender: number; receiver: number; senderUser: number; senderSystem: number; receiverUser: number; receiverSystem: number };
 }
 
 /** Makes a change on the sender, polls the receiver until `arrived`, and reads the sender's scans from its log. */
@@ -254,7 +267,7 @@ async function measure(sender: Device, receiver: Device, change: () => Promise<v
     scanSeconds: scans.reduce((s, x) => s + x.seconds, 0),
     afterScan: (t1 - lastEnd) / 1000,
     scans: scans.length,
-    cpu: { sender: round((cpu1[0] ?? 0) - (cpu0[0] ?? 0)), receiver: round((cpu1[1] ?? 0) - (cpu0[1] ?? 0)) },
+    cpu: cpuBetween(cpu0, cpu1),
   };
 }
 
@@ -334,13 +347,27 @@ function loopbackBytes(): number | undefined {
   }
 }
 
-/** User + system CPU seconds of a process (Linux), all its threads. */
-function cpuSeconds(d: BenchDaemon | undefined): number | undefined {
+interface CpuTimes {
+  user: number;
+  system: number;
+}
+
+/** User and system CPU seconds of the sender and the receiver between two readings. */
+function cpuBetween(before: (CpuTimes | undefined)[], after: (CpuTimes | undefined)[]): Measured['cpu'] {
+  const d = (i: number, k: keyof CpuTimes) => round((after[i]?.[k] ?? 0) - (before[i]?.[k] ?? 0));
+  return {
+    sender: round(d(0, 'user') + d(0, 'system')), receiver: round(d(1, 'user') + d(1, 'system')),
+    senderUser: d(0, 'user'), senderSystem: d(0, 'system'), receiverUser: d(1, 'user'), receiverSystem: d(1, 'system'),
+  };
+}
+
+/** User and system CPU seconds of a process (Linux), all its threads. */
+function cpuSeconds(d: BenchDaemon | undefined): CpuTimes | undefined {
   if (!d?.child.pid) return undefined;
   try {
     const stat = fs.readFileSync(`/proc/${d.child.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
     return undefined;
   }
