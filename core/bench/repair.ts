@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { InviteInfo, JobReport } from '../api/types.js';
+import type { InviteInfo, JobReport, StatusInfo } from '../api/types.js';
 import { copiesOnDisk, referencedChunks, setConfig, storedOnDisk } from '../testing/disk.js';
 import { sleep, writeSeededFile } from '../testing/index.js';
 import { cliJson, runCli, startDaemon, startTestnet, type BenchDaemon, type BenchTestnet } from './procs.js';
@@ -64,6 +64,8 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
       await sleep(500);
     }
 
+    // How the sessions run (direct TCP links on one network, else Hyperswarm), as the source sees them.
+    const links = Object.fromEntries(((await cliJson<StatusInfo>(source.home, ['status'])).sync?.peers ?? []).map((p) => [p.name, p.link]));
     const victim = storage.map((d) => ({ d, held: storedOnDisk(d.home).size })).sort((a, b) => b.held - a.held)[0]!.d;
     const victimBytes = [...storedOnDisk(victim.home)].reduce((s, h) => s + (chunks.get(h) ?? 0), 0);
     const survivors = devices.filter((d) => d !== victim);
@@ -107,6 +109,7 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
       setup: 'four daemons on a loopback testnet; source shares 1 GiB, three storage devices hold their placement (factor 2); the storage device holding most is killed; repairs after the offline grace',
       data: { bytes: DATA_BYTES, chunks: chunks.size },
       lost: { device: victim.name, heldBytes: victimBytes },
+      links,
       repair: {
         repairedBytes, seconds: round(seconds), mibPerSecond: round(repairMiBps),
         secondsFromLossToFirstRepairRun: Number.isFinite(firstRepair) ? round((firstRepair - lostAt) / 1000) : null,
@@ -123,6 +126,7 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
         seconds: 'on disk: from the first chunk file refetched on a survivor to the moment every chunk is back to 2 copies; repairedBytes are the chunk files new on the survivors (they repair in parallel)',
         secondsFromLossToFirstRepairRun: 'the grace period plus the time sync takes to notice the lost connection',
         raw: 'a bare Hyperswarm stream between two processes on the same testnet, before and after; the faster run is the ceiling',
+        links: 'how each device\'s session with the source ran: "direct" is the TCP link devices on one network use (net/direct.ts); CANOPY_BENCH_DIRECT=0 measures Hyperswarm only',
         logs: `daemon logs in ${base}`,
       },
     };
@@ -140,6 +144,8 @@ function configure(home: string, max: string): void {
   setConfig(home, {
     max: `"${max}"`, reserved: '"0"', min_free: '"0"', normal: '2', offline_grace: `"${GRACE_MS / 1000}s"`,
     audit_interval: '"1h"', repair_interval: '"1h"', scrub_interval: '"1h"', cleanup_interval: '"1h"',
+    // CANOPY_BENCH_DIRECT=0: the devices meet only over Hyperswarm (no direct TCP links).
+    ...(process.env.CANOPY_BENCH_DIRECT === '0' ? { direct: 'false' } : {}),
   });
 }
 

@@ -13,7 +13,10 @@
  * Measures: 1. one 1 GiB file (from the start of the sender's scan, read from its log);
  * 2. 10,000 files of 4 KiB in 100 directories; 3. a 1-byte insertion in the middle of the
  * synced 1 GiB file (bytes moved per the devices' own per-peer counters, and all loopback
- * bytes); 4. change-to-visible latency of a small file, 20 edits; 5. raw Hyperswarm and TCP.
+ * bytes); 4. change-to-visible latency of a small file, 20 edits; 5. raw Hyperswarm and TCP;
+ * 6. another 1 GiB file with direct links turned off (Hyperswarm only). Devices on one
+ * network sync over a direct TCP link (net/direct.ts): parts 1-4 run the way a user's
+ * devices at home would, part 6 the way devices that only meet over Hyperswarm would.
  *
  * CANOPY_BENCH_CPU_PROF=1 runs both daemons with --cpu-prof (profiles under the work dir);
  * CANOPY_BENCH_SYNC_ONLY=large or =small measures only that part (a quick loop while tuning one path).
@@ -25,8 +28,9 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chunkFileSync } from '../chunking/file-chunker.js';
-import type { InviteInfo, StatusInfo } from '../api/types.js';
+import type { InviteInfo, PeerSyncInfo, StatusInfo } from '../api/types.js';
 import { seededBytes, sleep } from '../testing/index.js';
+import { writeConfig } from '../config/index.js';
 import { cliJson, runCli, startDaemon, startTestnet, type BenchDaemon, type BenchTestnet } from './procs.js';
 
 const MiB = 1024 * 1024;
@@ -117,7 +121,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const largeFromScan = large.fromScanStart ?? large.fromChange;
     const largeMiBps = LARGE_SIZE / MiB / largeFromScan;
     if (only === 'large') {
-      return { benchmark: 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu } };
+      return { benchmark: 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu, link: (await peerOf(a))?.link ?? null } };
     }
 
     const { small, smallMismatches } = await measureSmall();
@@ -161,6 +165,24 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const p50 = percentile(latencies, 0.5) / 1000;
     const p90 = percentile(latencies, 0.9) / 1000;
 
+    const link = (await peerOf(a))?.link ?? null;
+
+    // 6. The large file again with direct links off: what devices that reach each other only over Hyperswarm get.
+    const swarmStaged = path.join(staging, 'big-swarm.bin');
+    const swarmSha = writeSeeded(swarmStaged, LARGE_SIZE, 'sync-large-over-hyperswarm');
+    flushToDisk();
+    for (const d of [a, b]) {
+      await d.daemon?.stop();
+      writeConfig(d.home, { network: { direct: false } });
+      d.daemon = await startDaemon(d.home, ['--bootstrap', testnet.bootstrap]);
+    }
+    await poll(async () => (await peerOf(a))?.link === 'hyperswarm' && (await peerOf(b)) !== undefined, 500, 60_000, 'the devices to connect over Hyperswarm');
+    const overSwarm = await measure(a, b, async () => {
+      fs.renameSync(swarmStaged, path.join(a.folder, 'big-swarm.bin'));
+    }, () => sizeIs(path.join(b.folder, 'big-swarm.bin'), LARGE_SIZE), 50, 300_000);
+    const overSwarmMatches = sha256File(path.join(b.folder, 'big-swarm.bin')) === swarmSha;
+    const overSwarmSeconds = overSwarm.fromScanStart ?? overSwarm.fromChange;
+
     for (const d of [a, b]) await d.daemon?.stop();
     const rawHsLast = await rawHyperswarm(testnet.bootstrap);
     const rawHs = Math.min(rawHsFirst, rawHsLast);
@@ -187,7 +209,14 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHs)), ratioToTcp: round(largeMiBps / (RAW_BYTES / MiB / rawTcp)),
         ratioAfterScanToRawHyperswarm: round(LARGE_SIZE / MiB / large.afterScan / (RAW_BYTES / MiB / rawHs)),
         cpuSeconds: large.cpu,
+        link,
         peerToolSeconds: PEER_TOOL.largeFileSeconds, speedupOverPeerTool: round(PEER_TOOL.largeFileSeconds / largeFromScan),
+        overHyperswarmOnly: {
+          byteIdentical: overSwarmMatches, seconds: round(overSwarmSeconds), secondsAfterScan: round(overSwarm.afterScan),
+          ratioToRawHyperswarm: round(LARGE_SIZE / MiB / overSwarmSeconds / (RAW_BYTES / MiB / rawHs)),
+          ratioAfterScanToRawHyperswarm: round(LARGE_SIZE / MiB / overSwarm.afterScan / (RAW_BYTES / MiB / rawHs)),
+          cpuSeconds: overSwarm.cpu,
+        },
       },
       small: {
         files: SMALL_FILES, dirs: SMALL_DIRS, bytesEach: SMALL_SIZE, mismatches: smallMismatches,
@@ -213,6 +242,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
       peerTool: PEER_TOOL,
       targets: {
         largeAtLeast75PctOfRawHyperswarm: largeMatches && largeMiBps >= 0.75 * (RAW_BYTES / MiB / rawHs),
+        largeOverHyperswarmOnlyAtLeast75Pct: overSwarmMatches && LARGE_SIZE / MiB / overSwarmSeconds >= 0.75 * (RAW_BYTES / MiB / rawHs),
         smallUnder6s: smallMismatches === 0 && small.fromChange < 6,
         insertionUnder2MiB: insertionBytes < 2 * MiB,
         insertionUnder5s: insertionMatches && insertion.fromChange < 5,
@@ -220,6 +250,8 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
       },
       notes: {
         largeSeconds: 'from the start of the sender\'s scan (its log) until the receiver has the whole file; secondsFromChange adds the watcher\'s debounce',
+        link: 'how the devices\' session ran (status peers[].link): "direct" is the TCP link devices on one network use (net/direct.ts), with Hyperswarm for discovery and fallback',
+        overHyperswarmOnly: 'another 1 GiB file with network.direct = false on both daemons (restarted): devices that reach each other only over Hyperswarm',
         smallSeconds: 'from the rename of the directory into the sender\'s folder until all 10,000 files are on the receiver',
         insertionSeconds: 'from the rename of the edited file over the sender\'s copy until the receiver\'s copy has the new size (then checked byte for byte)',
         wire: 'receiverBytesIn/senderBytesOut: chunk bytes per the devices\' per-peer counters (canopy status --json); loopbackBytesAllTraffic: every byte on lo meanwhile, DHT and CLI calls included',
@@ -326,7 +358,7 @@ function smallFilesWatcher(root: string): () => boolean {
   };
 }
 
-async function peerOf(d: Device): Promise<{ bytesIn: number; bytesOut: number } | undefined> {
+async function peerOf(d: Device): Promise<PeerSyncInfo | undefined> {
   const s = await cliJson<StatusInfo>(d.home, ['status']);
   return s.sync?.peers[0];
 }

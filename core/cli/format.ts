@@ -104,6 +104,6 @@ function syncLines(s: StatusInfo): string[] {
   for (const f of y.folders) {
     if (f.neededFiles > 0) lines.push(`         ${f.folderId}: needs ${f.neededFiles} file(s), ${formatSize(f.neededBytes)}${y.etaSeconds ? `, about ${y.etaSeconds} s left` : ''}`);
   }
-  for (const p of y.peers) lines.push(`         ${p.name} (${p.deviceId.slice(0, 8)}): in ${formatSize(p.bytesIn)}, out ${formatSize(p.bytesOut)}`);
+  for (const p of y.peers) lines.push(`         ${p.name} (${p.deviceId.slice(0, 8)}, ${p.link === 'direct' ? 'direct link' : 'over Hyperswarm'}): in ${formatSize(p.bytesIn)}, out ${formatSize(p.bytesOut)}`);
   return lines;
 }

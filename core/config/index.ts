@@ -354,6 +354,8 @@ const DOCS: Record<keyof typeof sectionSchemas, SectionDoc> = {
       download_limit: { doc: 'Download speed limit; 0 = unlimited.' },
       max_peers: { doc: 'Most simultaneous connections to mesh devices; over it the device keeps the nearest by labels (most shared key=value pairs) and drops the farthest.' },
       max_inflight_requests: { doc: 'Most outstanding requests per peer.' },
+      direct: { doc: 'Sync over a direct TCP link with devices on the same network (private addresses only), Hyperswarm staying the fallback.' },
+      direct_port: { doc: 'TCP port for direct links; 0 = any free port.' },
     },
   },
   api: {

@@ -97,6 +97,10 @@ export interface NetworkConfig {
   downloadLimit: number;
   maxPeers: number;
   maxInflightRequests: number;
+  /** Direct TCP links to devices on the same network (net/direct.ts). */
+  direct: boolean;
+  /** 0 = any free port. */
+  directPort: number;
 }
 
 export interface ApiConfig {
@@ -166,7 +170,7 @@ export const DEFAULTS = {
     gc_grace: '1d',
     emergency_free: '1 GiB',
   },
-  network: { bootstrap: [] as string[], upload_limit: '0', download_limit: '0', max_peers: 32, max_inflight_requests: 32 },
+  network: { bootstrap: [] as string[], upload_limit: '0', download_limit: '0', max_peers: 32, max_inflight_requests: 32, direct: true, direct_port: 0 },
   api: { host: '127.0.0.1', port: 0 },
   scan: { debounce: '300ms', hash_threads: 0, rescan_interval: '1h', unstable_retries: 3 },
 } as const;
@@ -365,6 +369,8 @@ export const sectionSchemas = {
     download_limit: rate().prefault(DEFAULTS.network.download_limit),
     max_peers: int(1, 1024).prefault(DEFAULTS.network.max_peers),
     max_inflight_requests: int(1, 4096).prefault(DEFAULTS.network.max_inflight_requests),
+    direct: bool().prefault(DEFAULTS.network.direct),
+    direct_port: int(0, 65535, ' (0 = any free port)').prefault(DEFAULTS.network.direct_port),
   }),
   api: table({
     host: apiHost.prefault(DEFAULTS.api.host),
@@ -454,6 +460,8 @@ export function toCanopyConfig(t: ParsedToml): CanopyConfig {
       downloadLimit: t.network.download_limit,
       maxPeers: t.network.max_peers,
       maxInflightRequests: t.network.max_inflight_requests,
+      direct: t.network.direct,
+      directPort: t.network.direct_port,
     },
     api: { host: t.api.host, port: t.api.port },
     scan: {

@@ -68,6 +68,8 @@ export interface Cancel { id: number }
 export interface ErrorMessage { id: number; code: string; message: string }
 /** A batch of the sender's whole holding (sent on connect); `final` closes it: what it did not name, it does not hold. */
 export interface Inventory { final: boolean; hashes: Uint8Array[] }
+/** Where the sender can be reached over a direct TCP link (net/direct.ts); an empty list: nowhere. */
+export interface DirectOffer { addresses: { host: string; port: number }[] }
 /** The sender's store facts, for placement (weights, "full"). */
 export interface Capacity { maxBytes: number; usedBytes: number; reservedBytes: number; shareExcess: boolean; full: boolean }
 
@@ -87,6 +89,7 @@ export const codecs = {
   inventory: struct<Inventory>({ final: c.bool as Codec<boolean>, hashes: array(fixed32) }),
   drop: struct<Hashes>({ hashes: array(fixed32) }),
   capacity: struct<Capacity>({ maxBytes: uint, usedBytes: uint, reservedBytes: uint, shareExcess: c.bool as Codec<boolean>, full: c.bool as Codec<boolean> }),
+  direct: struct<DirectOffer>({ addresses: array(struct<{ host: string; port: number }>({ host: string, port: uint })) }),
 };
 
 /** Pairing channel: the joiner proves it holds the invite, the inviter proves it too. */

@@ -28,6 +28,8 @@ export interface PeerConnection {
   publicKey: Buffer;
   deviceId: string;
   member: boolean;
+  /** A direct TCP link (direct.ts) rather than a Hyperswarm connection. */
+  direct?: boolean;
 }
 
 export class Network extends EventEmitter<{ connection: [PeerConnection] }> {

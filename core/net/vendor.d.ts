@@ -48,6 +48,8 @@ declare module 'hyperswarm' {
     readonly rawStream: { remoteHost?: string; remotePort?: number };
     /** Resolves once everything written so far was acknowledged by the remote (false if the stream closed first). */
     flush(): Promise<boolean>;
+    /** Resolves true once the Noise handshake completed, false if the stream closed first. */
+    readonly opened: Promise<boolean>;
   }
   export interface PeerInfo {
     publicKey: Buffer;
@@ -126,5 +128,16 @@ declare module 'protomux' {
     unpair(opts: { protocol: string; id?: Buffer | null }): void;
     opened(opts: { protocol: string; id?: Buffer | null }): boolean;
     destroy(err?: Error): void;
+  }
+}
+
+declare module '@hyperswarm/secret-stream' {
+  import type { Duplex } from 'node:stream';
+  import type { KeyPair } from 'hyperdht';
+  /** The Noise stream Hyperswarm's connections are; used directly over TCP for direct links. */
+  export default class NoiseSecretStream extends Duplex {
+    constructor(isInitiator: boolean, rawStream: Duplex, opts?: { keyPair?: KeyPair; remotePublicKey?: Buffer });
+    readonly remotePublicKey: Buffer;
+    readonly opened: Promise<boolean>;
   }
 }

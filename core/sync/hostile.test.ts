@@ -207,6 +207,17 @@ describe('a hostile peer with a valid pairing', () => {
     expect(readDb((db) => db.prepare('SELECT capacity FROM devices WHERE id = ?').get(c.deviceId) as { capacity: string | null } | undefined)?.capacity ?? null).toBeNull();
   });
 
+  it('is offered a direct link on loopback only, and is cut off for an offer of its own with too many addresses', async () => {
+    const a = await hostilePeer();
+    // The daemon runs on a loopback testnet, so it listens, and offers, on 127.0.0.1 alone.
+    await waitFor(() => a.directOffers.length > 0, 'the daemon to offer a direct link');
+    expect(a.directOffers[0]?.addresses).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
+
+    a.send.direct.send({ addresses: Array.from({ length: 9 }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 22000 })) });
+    await assertCutOff(a, 'PROTOCOL');
+    expect(a.cutOffError?.message).toMatch(/more than 8 direct addresses/);
+  });
+
   it('is cut off for a chunk that does not match its hash, and the file is not created', async () => {
     const peer = await hostilePeer();
     const content = randomBytes(50_000);

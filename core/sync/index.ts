@@ -14,7 +14,8 @@ import { LogIngest, type RemoteEntry } from '../log/ingest.js';
 import { Mesh, pairingProof } from '../mesh/index.js';
 import Protomux from 'protomux';
 import { ENTRY_BATCH_BYTES, fromVector, PROTOCOL_VERSION, SYNC_PROTOCOL, type Hello, type Welcome, type WireEntry } from '../net/messages.js';
-import { Network, type PeerConnection } from '../net/network.js';
+import { localDhtOptions, Network, parseHostPort, type PeerConnection } from '../net/network.js';
+import { DirectLinks, type DirectAddress } from '../net/direct.js';
 import { ChunkFetcher, type ChunkRef } from './fetcher.js';
 import { LocalChunks } from './local-chunks.js';
 import { Materializer } from './materialize.js';
@@ -33,6 +34,8 @@ export interface PeerStatus {
   bytesIn: number;
   bytesOut: number;
   rateIn: number;
+  /** How the session runs: a direct TCP link on the same network, or Hyperswarm. */
+  link: 'direct' | 'hyperswarm';
 }
 
 export interface FolderSyncStatus {
@@ -67,6 +70,10 @@ export interface SyncEvents {
 }
 
 const RETRY_MS = 3000;
+/** A direct link that dropped is not dialed again for this long (the session goes on over Hyperswarm meanwhile). */
+const DIRECT_RETRY_MS = 30_000;
+/** After a direct session ends, its TCP connection is given this long to send what is queued. */
+const DIRECT_CLOSE_GRACE_MS = 2000;
 /** How often a device checks for designated chunks it lacks (also whenever materializing goes idle). */
 const PULL_MS = 15_000;
 /** How long a folder's "still needed" figures are reused at least (they cost a plan of the whole folder). */
@@ -87,6 +94,15 @@ export class SyncService extends EventEmitter<SyncEvents> {
   readonly local: LocalChunks;
   readonly materializer: Materializer;
   private readonly network: Network;
+  /** Direct TCP links to devices on the same network (net/direct.ts); undefined when turned off. */
+  private readonly direct: DirectLinks | undefined;
+  /**
+   * Each device's Hyperswarm connection while a direct link carries its session: kept open,
+   * unused, so the session falls back to it the moment the direct link drops.
+   */
+  private readonly swarmConns = new Map<string, PeerConnection>();
+  /** When a device's direct link last dropped: it is not dialed again for DIRECT_RETRY_MS. */
+  private readonly directLost = new Map<string, number>();
   private get mesh(): Mesh {
     return this.engine.mesh;
   }
@@ -147,6 +163,15 @@ export class SyncService extends EventEmitter<SyncEvents> {
       log: (line) => this.emit('log', line),
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
+    if (config.network.direct) {
+      const bindHost = localDhtOptions(config.network.bootstrap.map(parseHostPort)).host ?? '0.0.0.0';
+      this.direct = new DirectLinks({
+        identity, bindHost, port: config.network.directPort,
+        isMember: (pk) => this.mesh.isMember(pk),
+        log: (line) => this.emit('log', line),
+      });
+      this.direct.on('connection', (conn) => this.onConnection(conn));
+    }
     this.links = new PeerLinks({
       cap: config.network.maxPeers,
       myLabels: () => this.engine.config.device.labels,
@@ -156,9 +181,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
       isMember: (id) => this.mesh.device(id)?.revokedAt === null,
       active: () => !this.stopped && !this.paused && this.network.started,
       drop: (id) => {
+        this.swarmConns.delete(id); // no fallback: the device is to go
         this.sessions.get(id)?.close();
         const key = this.mesh.device(id)?.publicKey;
-        if (key) this.network.refuse(key);
+        if (key) {
+          this.network.refuse(key);
+          this.direct?.disconnect(key);
+        }
       },
       allow: (id) => {
         const key = this.mesh.device(id)?.publicKey;
@@ -205,6 +234,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     clearInterval(this.pullTimer);
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
+    await this.direct?.stop();
     await this.network.stop();
     await this.materializing?.catch(() => undefined);
   }
@@ -213,6 +243,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   async suspend(): Promise<void> {
     this.paused = true;
     for (const s of this.sessions.values()) s.close();
+    this.direct?.disconnectAll();
     await this.network.suspend();
     this.emit('status', this.status());
   }
@@ -295,13 +326,14 @@ export class SyncService extends EventEmitter<SyncEvents> {
   removeDevice(id: string): ReturnType<Mesh['remove']> {
     const d = this.mesh.remove(id);
     this.network.disconnect(d.publicKey);
+    this.direct?.disconnect(d.publicKey);
     this.pushEntries();
     return d;
   }
 
   status(): SyncStatus {
     const peers = [...this.sessions.values()].filter((s) => s.hello).map((s) => ({
-      deviceId: s.deviceId, name: s.hello?.name ?? s.deviceId.slice(0, 8), connectedAt: s.connectedAt,
+      deviceId: s.deviceId, name: s.hello?.name ?? s.deviceId.slice(0, 8), connectedAt: s.connectedAt, link: s.direct ? 'direct' as const : 'hyperswarm' as const,
       bytesIn: s.stats.bytesIn, bytesOut: s.stats.bytesOut, rateIn: Math.round(s.stats.rateIn),
     }));
     const folders = this.engine.folders.attached().map((f) => {
@@ -402,6 +434,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private goOnline(topic: Buffer): void {
     if (this.stopped) return;
     this.network.start();
+    if (this.direct && !this.direct.listening) void this.direct.start();
     if (!this.network.joined(topic)) this.network.join(topic);
   }
 
@@ -414,12 +447,13 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   private onConnection(conn: PeerConnection): void {
     if (this.stopped) return void conn.stream.destroy();
-    this.emit('log', `connection ${conn.member ? 'with' : 'from unpaired'} device ${conn.deviceId.slice(0, 8)}`);
+    this.emit('log', `connection ${conn.member ? 'with' : 'from unpaired'} device ${conn.deviceId.slice(0, 8)}${conn.direct ? ' (direct link)' : ''}`);
     // Whichever side opens the sync channel first, the other answers it here, as long as
     // the device is (by then) a member: this is how a freshly paired device's channel,
     // opened on the pairing connection, is accepted.
     Protomux.from(conn.stream).pair({ protocol: SYNC_PROTOCOL }, () => {
-      if (this.mesh.isMember(conn.publicKey) && !this.stopped) this.openSession({ ...conn, member: true });
+      if (!this.mesh.isMember(conn.publicKey) || this.stopped) return;
+      this.openSession({ ...conn, member: true });
     });
     if (conn.member) return this.openSession(conn);
     if (this.pendingJoin) return this.pendingJoin(conn);
@@ -437,8 +471,20 @@ export class SyncService extends EventEmitter<SyncEvents> {
     conn.stream.destroy();
   }
 
+  /** Remembers a device's Hyperswarm connection, the fallback of a direct link. */
+  private keepSwarmConnection(conn: PeerConnection): void {
+    if (this.swarmConns.get(conn.deviceId)?.stream === conn.stream) return;
+    this.swarmConns.set(conn.deviceId, conn);
+    conn.stream.once('close', () => {
+      if (this.swarmConns.get(conn.deviceId)?.stream === conn.stream) this.swarmConns.delete(conn.deviceId);
+    });
+  }
+
   private openSession(conn: PeerConnection): void {
+    if (!conn.direct) this.keepSwarmConnection(conn);
     const previous = this.sessions.get(conn.deviceId);
+    // A working direct link keeps the session; a Hyperswarm connection arriving meanwhile waits as its fallback.
+    if (!conn.direct && previous?.direct && !previous.closed) return;
     let session: PeerSession;
     try {
       session = new PeerSession(conn, {
@@ -449,6 +495,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: true });
           this.fetcher.poke();
           this.replicaFacts.greet(s);
+          if (!s.direct && this.direct?.listening) s.sendDirectOffer(this.direct.addresses());
           void this.pushTo(s);
           for (const f of this.engine.folders.attached()) if (this.materializer.pending(f.id).files > 0) this.markDirty(f.id, 'all');
         },
@@ -456,15 +503,17 @@ export class SyncService extends EventEmitter<SyncEvents> {
         onVector: (s) => void this.pushTo(s),
         serveChunk: (hash) => this.local.read(hash),
         onClose: (s) => {
-          if (this.sessions.get(s.deviceId) === s) {
-            this.sessions.delete(s.deviceId);
-            this.links.lost(s.deviceId);
-          }
+          if (s.direct) this.directClosed(conn);
+          if (this.sessions.get(s.deviceId) !== s) return; // replaced by a newer connection: still online
+          this.sessions.delete(s.deviceId);
           this.mesh.touch(s.deviceId);
+          if (s.direct && this.fallBackToSwarm(s.deviceId)) return;
+          this.links.lost(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
         },
         log: (line) => this.emit('log', line),
         replicas: this.replicaFacts,
+        onDirectOffer: (s, addresses) => this.onDirectOffer(s, addresses),
       }, this.upload);
     } catch (err) {
       this.emit('log', `could not open a session with ${conn.deviceId.slice(0, 8)}: ${String(err)}`);
@@ -474,6 +523,35 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.sessions.set(conn.deviceId, session);
     if (previous && previous !== session) previous.close();
     this.links.opened(conn.deviceId);
+  }
+
+  /**
+   * A peer offered a direct link. One side dials (the lower device id), so two devices never
+   * race two links at each other; a link that dropped is not dialed again for a while.
+   */
+  private onDirectOffer(s: PeerSession, addresses: DirectAddress[]): void {
+    if (!this.direct || s.direct || this.stopped || this.paused) return;
+    if (this.engine.identity.deviceId > s.deviceId) return;
+    if (Date.now() - (this.directLost.get(s.deviceId) ?? 0) < DIRECT_RETRY_MS) return;
+    void this.direct.dial(s.publicKey, addresses).then((ok) => {
+      if (!ok && addresses.length > 0) this.emit('log', `no direct link to ${s.hello?.name ?? s.deviceId.slice(0, 8)}; syncing over Hyperswarm`);
+    });
+  }
+
+  /** A direct link's session ended: the TCP connection goes too (once what was written is out). */
+  private directClosed(conn: PeerConnection): void {
+    this.directLost.set(conn.deviceId, Date.now());
+    conn.stream.end();
+    setTimeout(() => conn.stream.destroy(), DIRECT_CLOSE_GRACE_MS).unref();
+  }
+
+  /** The direct link to a device dropped: its session goes on over the Hyperswarm connection, if that is still up. */
+  private fallBackToSwarm(deviceId: string): boolean {
+    const conn = this.swarmConns.get(deviceId);
+    if (!conn || conn.stream.destroyed || this.stopped || this.paused) return false;
+    this.emit('log', `direct link to ${deviceId.slice(0, 8)} closed; going on over Hyperswarm`);
+    this.openSession(conn);
+    return this.sessions.has(deviceId);
   }
 
   private hello(): Hello {
@@ -538,8 +616,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   private onMembershipChange(): void {
     for (const d of this.mesh.devices()) {
-      if (d.revokedAt) this.network.disconnect(d.publicKey);
-      else this.network.allow(d.publicKey);
+      if (d.revokedAt) {
+        this.network.disconnect(d.publicKey);
+        this.direct?.disconnect(d.publicKey);
+      } else this.network.allow(d.publicKey);
     }
     const self = this.mesh.device(this.engine.identity.deviceId);
     if (self?.revokedAt) {

@@ -10,8 +10,9 @@ import { CanopyError } from '../errors/index.js';
 import type { PeerConnection } from '../net/network.js';
 import {
   codecs, PROTOCOL_VERSION, SYNC_PROTOCOL, toVector,
-  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type WireEntry,
+  type Cancel, type Capacity, type ChunkData, type DirectOffer, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type WireEntry,
 } from '../net/messages.js';
+import { MAX_DIRECT_ADDRESSES, type DirectAddress } from '../net/direct.js';
 import { PeerStats } from './peer-stats.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -39,6 +40,8 @@ export interface SessionHandlers {
   log(line: string): void;
   /** Replica facts the peer announces (placement); hashes are checked hex names. */
   replicas?: ReplicaHandlers;
+  /** The peer offers a direct link at these addresses (checked for shape and count, not yet for reachability). */
+  onDirectOffer?(session: PeerSession, addresses: DirectAddress[]): void;
 }
 
 export interface ReplicaHandlers {
@@ -62,6 +65,8 @@ export class PeerSession {
   readonly publicKey: Buffer;
   readonly stats = new PeerStats();
   readonly connectedAt = Date.now();
+  /** Over a direct TCP link (net/direct.ts), not a Hyperswarm connection. */
+  readonly direct: boolean;
   hello: Hello | undefined;
   /** What the peer holds of each origin's log, as far as we know (what it said, plus what we sent). */
   peerVector: Record<string, number> = {};
@@ -71,7 +76,7 @@ export class PeerSession {
   private readonly m: {
     hello: Message<Hello>; entries: Message<Entries>; vector: Message<Vector>; have: Message<Hashes>; want: Message<Hashes>;
     request: Message<ChunkRequest>; data: Message<ChunkData>; cancel: Message<Cancel>; error: Message<ErrorMessage>;
-    inventory: Message<Inventory>; drop: Message<Hashes>; capacity: Message<Capacity>;
+    inventory: Message<Inventory>; drop: Message<Hashes>; capacity: Message<Capacity>; direct: Message<DirectOffer>;
   };
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -85,6 +90,7 @@ export class PeerSession {
   constructor(private readonly conn: PeerConnection, private readonly handlers: SessionHandlers, private readonly upload: RateLimiter) {
     this.deviceId = conn.deviceId;
     this.publicKey = conn.publicKey;
+    this.direct = conn.direct === true;
     const mux = Protomux.from(conn.stream);
     const channel = mux.createChannel({
       protocol: SYNC_PROTOCOL,
@@ -120,6 +126,7 @@ export class PeerSession {
       inventory: channel.addMessage({ encoding: codecs.inventory, onmessage: guard((v) => handlers.replicas?.onInventory(this, this.checkHashes(v), v.final)) }),
       drop: channel.addMessage({ encoding: codecs.drop, onmessage: guard((v) => handlers.replicas?.onDrop(this, this.checkHashes(v))) }),
       capacity: channel.addMessage({ encoding: codecs.capacity, onmessage: guard((v) => this.onCapacity(v)) }),
+      direct: channel.addMessage({ encoding: codecs.direct, onmessage: guard((v) => this.onDirectOffer(v)) }),
     };
     channel.open();
   }
@@ -249,6 +256,18 @@ export class PeerSession {
     if (!this.hello) throw new Error('replica facts before hello');
     if (m.hashes.length > MAX_HASHES_PER_MESSAGE) throw new Error('too many hashes in one message');
     return m.hashes.map((h) => Buffer.from(h).toString('hex'));
+  }
+
+  /** Offers the peer a direct link (see net/direct.ts). */
+  sendDirectOffer(addresses: readonly DirectAddress[]): void {
+    this.send(this.m.direct, { addresses: addresses.slice(0, MAX_DIRECT_ADDRESSES) });
+  }
+
+  private onDirectOffer(m: DirectOffer): void {
+    if (!this.hello) throw new Error('direct offer before hello');
+    if (m.addresses.length > MAX_DIRECT_ADDRESSES) throw new Error(`more than ${MAX_DIRECT_ADDRESSES} direct addresses offered`);
+    for (const a of m.addresses) if (a.host.length > 64 || !Number.isSafeInteger(a.port)) throw new Error('malformed direct address');
+    this.handlers.onDirectOffer?.(this, m.addresses);
   }
 
   private onCapacity(f: Capacity): void {

@@ -18,7 +18,7 @@ import { canonicalBytes, type Json } from '../log/canonical.js';
 import { Mesh, pairingProof } from '../mesh/index.js';
 import {
   codecs, PROTOCOL_VERSION, SYNC_PROTOCOL,
-  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Codec, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type Welcome, type WireEntry,
+  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Codec, type DirectOffer, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type Welcome, type WireEntry,
 } from '../net/messages.js';
 import { parseHostPort } from '../net/network.js';
 import { requestPairing } from '../sync/pairing.js';
@@ -73,6 +73,7 @@ export interface HostileSend {
   inventory: Message<Wire<Inventory>>;
   drop: Message<Wire<Hashes>>;
   capacity: Message<Wire<Capacity>>;
+  direct: Message<Wire<DirectOffer>>;
 }
 
 export interface PairOptions {
@@ -93,6 +94,8 @@ export class HostilePeer {
   /** Every chunk request the daemon sent. */
   readonly requests: ChunkRequest[] = [];
   entryMessages = 0;
+  /** Direct-link offers the daemon made (addresses it listens at). */
+  readonly directOffers: DirectOffer[] = [];
   closed = false;
   /**
    * What this peer answers chunk requests with, by hash (hex). Sent as given: a test puts
@@ -165,6 +168,7 @@ export class HostilePeer {
         inventory: channel.addMessage({ encoding: rawable(codecs.inventory), onmessage: () => undefined }),
         drop: channel.addMessage({ encoding: rawable(codecs.drop), onmessage: () => undefined }),
         capacity: channel.addMessage({ encoding: rawable(codecs.capacity), onmessage: () => undefined }),
+        direct: channel.addMessage({ encoding: rawable(codecs.direct), onmessage: (o) => on((p) => p.directOffers.push(o as DirectOffer)) }),
       };
       peer = new HostilePeer(identity, welcome, stream, swarm, channel, send);
       channel.open();

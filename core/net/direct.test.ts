@@ -1,0 +1,102 @@
+/**
+ * Direct links over real TCP sockets on loopback, with real device keys: who may connect,
+ * who may be dialed, and that what goes in comes out on the other side.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { identityFromSeed, type Identity } from '../identity/index.js';
+import { dialable, DirectLinks } from './direct.js';
+import type { PeerConnection } from './network.js';
+
+const started: DirectLinks[] = [];
+afterEach(async () => {
+  for (const d of started.splice(0)) await d.stop();
+});
+
+function device(): Identity {
+  return identityFromSeed(randomBytes(32));
+}
+
+async function listener(identity: Identity, members: Identity[]): Promise<{ links: DirectLinks; connections: PeerConnection[]; log: string[] }> {
+  const connections: PeerConnection[] = [];
+  const log: string[] = [];
+  const links = new DirectLinks({
+    identity, bindHost: '127.0.0.1', port: 0, log: (l) => log.push(l),
+    isMember: (pk) => members.some((m) => Buffer.from(m.publicKey).equals(pk)),
+  });
+  links.on('connection', (c) => connections.push(c));
+  started.push(links);
+  await links.start();
+  return { links, connections, log };
+}
+
+const until = async (check: () => boolean, what: string) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+};
+
+describe('direct links', () => {
+  it('connects two paired devices, each proving its key, and carries bytes both ways', async () => {
+    const [a, b] = [device(), device()];
+    const la = await listener(a, [b]);
+    const lb = await listener(b, [a]);
+    expect(lb.links.addresses()).toEqual([{ host: '127.0.0.1', port: expect.any(Number) }]);
+
+    expect(await la.links.dial(Buffer.from(b.publicKey), lb.links.addresses())).toBe(true);
+    await until(() => lb.connections.length === 1, 'the listener to accept');
+    const [out, inc] = [la.connections[0] as PeerConnection, lb.connections[0] as PeerConnection];
+    expect(out.deviceId).toBe(b.deviceId);
+    expect(inc.deviceId).toBe(a.deviceId);
+    expect(out.direct && inc.direct).toBe(true);
+
+    const got: Buffer[] = [];
+    inc.stream.on('data', (d: Buffer) => got.push(d));
+    out.stream.write(Buffer.from('hello over tcp'));
+    await until(() => Buffer.concat(got).toString() === 'hello over tcp', 'the bytes to arrive');
+  });
+
+  it('refuses a device that is not paired, after the handshake and before any message', async () => {
+    const [a, stranger] = [device(), device()];
+    const la = await listener(a, []); // a knows no one
+    const ls = await listener(stranger, [a]);
+    // The stranger's dial completes its own handshake, but a closes the link at once.
+    await ls.links.dial(Buffer.from(a.publicKey), la.links.addresses());
+    await until(() => la.log.some((l) => l.includes('refused unpaired device')), 'the refusal');
+    expect(la.connections).toHaveLength(0);
+  });
+
+  it('does not keep a link to whoever answers at an address if it is not the device that offered it', async () => {
+    const [a, b, impostor] = [device(), device(), device()];
+    const la = await listener(a, [b, impostor]);
+    const li = await listener(impostor, [a]);
+    // b's offer, but the impostor listens at that address.
+    expect(await la.links.dial(Buffer.from(b.publicKey), li.links.addresses())).toBe(false);
+    expect(la.connections).toHaveLength(0);
+    expect(la.log.join('\n')).toMatch(/another device .* answered/);
+  });
+
+  it('gives up on an address where nothing listens, with a logged reason', async () => {
+    const [a, b] = [device(), device()];
+    const la = await listener(a, [b]);
+    const lb = await listener(b, [a]);
+    const port = (lb.links.addresses()[0] as { port: number }).port;
+    await lb.links.stop();
+    expect(await la.links.dial(Buffer.from(b.publicKey), [{ host: '127.0.0.1', port }])).toBe(false);
+    expect(la.log.join('\n')).toMatch(/failed: .*ECONNREFUSED/);
+  });
+
+  it('dials only private, link-local and loopback IPv4 addresses with a real port', () => {
+    for (const host of ['127.0.0.1', '10.1.2.3', '192.168.1.20', '172.16.0.9', '172.31.255.1', '169.254.3.4']) expect(dialable({ host, port: 22000 })).toBe(true);
+    for (const host of ['8.8.8.8', '172.32.0.1', '11.0.0.1', 'example.org', 'localhost', '::1', '192.168.1', '']) expect(dialable({ host, port: 22000 })).toBe(false);
+    for (const port of [0, -1, 65536, 1.5, Number.NaN]) expect(dialable({ host: '10.0.0.1', port })).toBe(false);
+  });
+
+  it('never dials a public IPv4 address, whatever a peer offers', () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    const publicIPv4 = fc.tuple(octet, octet, octet, octet)
+      .filter(([x, y]) => x !== 10 && x !== 127 && !(x === 192 && y === 168) && !(x === 172 && y >= 16 && y <= 31) && !(x === 169 && y === 254))
+      .map((o) => o.join('.'));
+    fc.assert(fc.property(publicIPv4, fc.integer({ min: 1, max: 65535 }), (host, port) => !dialable({ host, port })));
+  });
+});
