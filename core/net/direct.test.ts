@@ -18,11 +18,11 @@ function device(): Identity {
   return identityFromSeed(randomBytes(32));
 }
 
-async function listener(identity: Identity, members: Identity[]): Promise<{ links: DirectLinks; connections: PeerConnection[]; log: string[] }> {
+async function listener(identity: Identity, members: Identity[], timing: { keepAliveMs?: number; silentLimitMs?: number } = {}): Promise<{ links: DirectLinks; connections: PeerConnection[]; log: string[] }> {
   const connections: PeerConnection[] = [];
   const log: string[] = [];
   const links = new DirectLinks({
-    identity, bindHost: '127.0.0.1', port: 0, log: (l) => log.push(l),
+    identity, bindHost: '127.0.0.1', port: 0, log: (l) => log.push(l), ...timing,
     isMember: (pk) => members.some((m) => Buffer.from(m.publicKey).equals(pk)),
   });
   links.on('connection', (c) => connections.push(c));
@@ -84,6 +84,26 @@ describe('direct links', () => {
     await lb.links.stop();
     expect(await la.links.dial(Buffer.from(b.publicKey), [{ host: '127.0.0.1', port }])).toBe(false);
     expect(la.log.join('\n')).toMatch(/failed: .*ECONNREFUSED/);
+  });
+
+  it('keeps an idle link alive, and drops a link whose other end fell silent', async () => {
+    const [a, b] = [device(), device()];
+    const timing = { keepAliveMs: 100, silentLimitMs: 600 };
+    const la = await listener(a, [b], timing);
+    const lb = await listener(b, [a], timing);
+    expect(await la.links.dial(Buffer.from(b.publicKey), lb.links.addresses())).toBe(true);
+    await until(() => lb.connections.length === 1, 'the listener to accept');
+    const out = la.connections[0] as PeerConnection;
+    let closed = false;
+    out.stream.on('close', () => (closed = true));
+    // Idle for three silence limits: the keep-alives hold it up.
+    await new Promise((r) => setTimeout(r, 1800));
+    expect(closed).toBe(false);
+    // b's side stops sending anything (as a machine that lost power would): a drops the link.
+    const bSocket = ((lb.connections[0] as PeerConnection).stream as unknown as { rawStream: { cork(): void } }).rawStream;
+    bSocket.cork();
+    await until(() => closed, 'a to drop the silent link');
+    expect(la.log.join('\n')).toMatch(/nothing heard for 0.6 s; dropping it/);
   });
 
   it('dials only private, link-local and loopback IPv4 addresses with a real port', () => {

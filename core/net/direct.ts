@@ -37,6 +37,9 @@ export interface DirectOptions {
   /** 0: any free port. */
   port: number;
   log?: (line: string) => void;
+  /** Keep-alive period and the silence after which a link is dropped (defaults: KEEP_ALIVE_MS, SILENT_LIMIT_MS; shorter in tests). */
+  keepAliveMs?: number;
+  silentLimitMs?: number;
 }
 
 /** A peer may offer at most this many addresses; more is a protocol error. */
@@ -45,6 +48,14 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const DIAL_TIMEOUT_MS = 3_000;
 /** Unfinished handshakes at once; more are refused (a stranger flooding the port costs little). */
 const MAX_PENDING_HANDSHAKES = 32;
+/** An idle link sends a keep-alive this often (secret-stream's empty message)... */
+const KEEP_ALIVE_MS = 5_000;
+/**
+ * ...so a link that has received nothing for this long is dead (a laptop that left the
+ * network, a machine that lost power): dropped, and the session falls back to Hyperswarm.
+ * TCP alone would take many minutes to notice.
+ */
+const SILENT_LIMIT_MS = 20_000;
 
 export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> {
   private server: net.Server | undefined;
@@ -53,6 +64,10 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
 
   constructor(private readonly opts: DirectOptions) {
     super();
+  }
+
+  private get keepAliveMs(): number {
+    return this.opts.keepAliveMs ?? KEEP_ALIVE_MS;
   }
 
   get listening(): boolean {
@@ -90,12 +105,12 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
    */
   async dial(publicKey: Buffer, addresses: readonly DirectAddress[]): Promise<boolean> {
     for (const a of addresses.filter(dialable)) {
-      const stream = await this.connectOne(publicKey, a).catch((err: unknown) => {
+      const link = await this.connectOne(publicKey, a).catch((err: unknown) => {
         this.opts.log?.(`direct link to ${deviceIdFromPublicKey(publicKey).slice(0, 8)} at ${a.host}:${a.port} failed: ${err instanceof Error ? err.message : String(err)}`);
         return undefined;
       });
-      if (stream) {
-        this.admit(stream);
+      if (link) {
+        this.admit(link);
         return true;
       }
     }
@@ -123,7 +138,7 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
   private accept(socket: net.Socket): void {
     if (this.pending >= MAX_PENDING_HANDSHAKES) return void socket.destroy();
     this.pending++;
-    const stream = secure(false, socket, this.opts.identity);
+    const stream = secure(false, socket, this.opts.identity, this.keepAliveMs);
     void handshake(stream).then(
       () => {
         this.pending--;
@@ -132,7 +147,7 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
           this.opts.log?.(`direct links: refused unpaired device ${deviceIdFromPublicKey(key).slice(0, 8)} from ${socket.remoteAddress ?? '?'}`);
           return void stream.destroy();
         }
-        this.admit(stream);
+        this.admit({ stream, socket });
       },
       () => {
         this.pending--;
@@ -141,7 +156,7 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
     );
   }
 
-  private async connectOne(publicKey: Buffer, a: DirectAddress): Promise<SecretStream> {
+  private async connectOne(publicKey: Buffer, a: DirectAddress): Promise<{ stream: SecretStream; socket: net.Socket }> {
     const socket = net.connect({ host: a.host, port: a.port });
     socket.on('error', () => undefined); // surfaced through the handshake below
     await new Promise<void>((resolve, reject) => {
@@ -152,7 +167,7 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
       socket.destroy();
       throw err;
     });
-    const stream = secure(true, socket, this.opts.identity);
+    const stream = secure(true, socket, this.opts.identity, this.keepAliveMs);
     try {
       await handshake(stream);
     } catch (err) {
@@ -164,24 +179,36 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
       stream.destroy();
       throw new Error(`another device (${deviceIdFromPublicKey(Buffer.from(stream.remotePublicKey)).slice(0, 8)}) answered`);
     }
-    return stream;
+    return { stream, socket };
   }
 
-  private admit(stream: SecretStream): void {
+  private admit({ stream, socket }: { stream: SecretStream; socket: net.Socket }): void {
     const publicKey = Buffer.from(stream.remotePublicKey);
     const deviceId = deviceIdFromPublicKey(publicKey);
     this.streams.add(stream);
     stream.on('error', (err: Error) => this.opts.log?.(`direct link to ${deviceId.slice(0, 8)}: ${err.message}`));
-    stream.on('close', () => this.streams.delete(stream));
+    const limit = this.opts.silentLimitMs ?? SILENT_LIMIT_MS;
+    let heard = Date.now();
+    socket.on('data', () => void (heard = Date.now()));
+    const watchdog = setInterval(() => {
+      if (Date.now() - heard < limit) return;
+      this.opts.log?.(`direct link to ${deviceId.slice(0, 8)}: nothing heard for ${limit / 1000} s; dropping it`);
+      stream.destroy();
+    }, this.keepAliveMs);
+    watchdog.unref();
+    stream.on('close', () => {
+      clearInterval(watchdog);
+      this.streams.delete(stream);
+    });
     this.emit('connection', { stream, publicKey, deviceId, member: true, direct: true });
   }
 }
 
-function secure(initiator: boolean, socket: net.Socket, identity: Identity): SecretStream {
+function secure(initiator: boolean, socket: net.Socket, identity: Identity, keepAliveMs: number): SecretStream {
   // Large chunk frames: no Nagle delay on the small request frames in between.
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 15_000);
-  return new NoiseSecretStream(initiator, socket, { keyPair: toHyperKeyPair(identity) }) as unknown as SecretStream;
+  return new NoiseSecretStream(initiator, socket, { keyPair: toHyperKeyPair(identity), keepAlive: keepAliveMs }) as unknown as SecretStream;
 }
 
 /** Resolves once the Noise handshake completed; rejects on a failed or slow one. */

@@ -136,7 +136,7 @@ declare module '@hyperswarm/secret-stream' {
   import type { KeyPair } from 'hyperdht';
   /** The Noise stream Hyperswarm's connections are; used directly over TCP for direct links. */
   export default class NoiseSecretStream extends Duplex {
-    constructor(isInitiator: boolean, rawStream: Duplex, opts?: { keyPair?: KeyPair; remotePublicKey?: Buffer });
+    constructor(isInitiator: boolean, rawStream: Duplex, opts?: { keyPair?: KeyPair; remotePublicKey?: Buffer; keepAlive?: number });
     readonly remotePublicKey: Buffer;
     readonly opened: Promise<boolean>;
   }
