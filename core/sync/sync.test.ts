@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConflictInfo, DeviceInfo, StatusInfo, VersionInfo } from '../api/types.js';
+import { writeConfig } from '../config/index.js';
 import { cliJson, runCli, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { fileDigest, TestMesh } from '../testing/mesh.js';
 
@@ -35,6 +36,9 @@ async function twoDevices(prepare?: (m: TestMesh) => void): Promise<TestMesh> {
 async function threeDevices(): Promise<TestMesh> {
   base = tmpDir('canopy-sync-');
   mesh = await TestMesh.create(base, ['alpha', 'beta', 'gamma']);
+  // Both transports in every three-device scenario: alpha and beta sync over a direct link
+  // (net/direct.ts), gamma has direct links off and syncs with both over Hyperswarm.
+  writeConfig(mesh.device('gamma').home, { network: { direct: false } });
   await mesh.share('alpha');
   for (const n of ['alpha', 'beta', 'gamma']) await mesh.start(n);
   await mesh.pair('alpha', 'beta');
@@ -64,6 +68,8 @@ describe('sync between devices', () => {
     fs.mkdirSync(path.join(a, 'empty-dir'));
     fs.writeFileSync(path.join(a, 'notes ☕.md'), '# notes\n');
     const tree = await m.converged(['alpha', 'beta', 'gamma'], 180_000);
+    const links = (await cliJson<StatusInfo>(m.device('beta').home, ['status'])).sync?.peers.map((p) => `${p.name}:${p.link}`).sort();
+    expect(links).toEqual(['alpha:direct', 'gamma:hyperswarm']);
     expect(Object.keys(tree).sort()).toEqual(['empty-dir', 'empty.txt', 'media', 'media/gig.bin', 'media/ten.bin', 'notes ☕.md', 'one.bin']);
     await waitFor(() => (fs.statSync(path.join(c, 'one.bin')).mode & 0o777) === 0o640, 'the file mode to arrive');
     expect(Math.round(fs.statSync(path.join(c, 'media/ten.bin')).mtimeMs)).toBe(Math.round(fs.statSync(path.join(a, 'media/ten.bin')).mtimeMs));
