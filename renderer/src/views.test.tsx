@@ -76,6 +76,23 @@ describe('views with commands not built yet', () => {
   });
 });
 
+describe('Overview links', () => {
+  it('says how each connected device is reached: a direct link on this network, or Hyperswarm', async () => {
+    const peer = (deviceId: string, name: string, link: 'direct' | 'hyperswarm') => ({ deviceId, name, connectedAt: 0, bytesIn: 0, bytesOut: 0, rateIn: 0, link });
+    client.on('status', () => ({
+      ...status(), sync: { online: true, paused: false, meshed: true, folders: [], rateIn: 0, etaSeconds: 0, peers: [peer('dev-2', 'nas', 'direct'), peer('dev-3', 'phone', 'hyperswarm')] },
+    })).on('quota.get', notYet('quota.get')).on('device.list', () => [
+      { id: 'dev-1', name: 'laptop', labels: {}, trust: 'owner', isLocal: true, online: true, lastSeen: null, addedAt: 0, revokedAt: null },
+      { id: 'dev-2', name: 'nas', labels: {}, trust: 'owner', isLocal: false, online: true, lastSeen: null, addedAt: 0, revokedAt: null },
+      { id: 'dev-3', name: 'phone', labels: {}, trust: 'owner', isLocal: false, online: true, lastSeen: null, addedAt: 0, revokedAt: null },
+    ]);
+    const el = await render(client, <Overview onShowFolders={() => undefined} />);
+    expect(el.querySelector('[aria-label^="nas, online"]')?.textContent).toContain('direct link');
+    expect(el.querySelector('[aria-label^="phone, online"]')?.textContent).toContain('over Hyperswarm');
+    expect(el.querySelector('[aria-label^="laptop, this device"]')?.textContent).not.toMatch(/direct link|over Hyperswarm/);
+  });
+});
+
 describe('Devices', () => {
   it('creates an invite and shows its code, link and a QR code', async () => {
     client.on('device.list', () => []).on('invite.create', () => ({ id: 'i1', code: 'abcde-fghij', link: 'canopy://join/abcde-fghij', expiresAt: Date.now() + 60_000, listening: true }));

@@ -99,7 +99,8 @@ function DeviceCards() {
       {devices.data && (
         <ul className="device-cards">
           {devices.data.filter((d) => d.revokedAt === null).map((d) => (
-            <DeviceCard key={d.id} device={d} bar={deviceBars([d], status?.health ?? null, quota.data, status?.store ?? null).get(d.id)} now={now} />
+            <DeviceCard key={d.id} device={d} bar={deviceBars([d], status?.health ?? null, quota.data, status?.store ?? null).get(d.id)} now={now}
+              link={status?.sync?.peers.find((p) => p.deviceId === d.id)?.link} />
           ))}
         </ul>
       )}
@@ -107,7 +108,10 @@ function DeviceCards() {
   );
 }
 
-function DeviceCard({ device: d, bar, now }: { device: DeviceInfo; bar: DeviceBar | undefined; now: number }) {
+/** How a connected device is reached, in words: a direct link on this network, or Hyperswarm (anywhere). */
+const LINK_WORDS = { direct: 'direct link', hyperswarm: 'over Hyperswarm' } as const;
+
+function DeviceCard({ device: d, bar, now, link }: { device: DeviceInfo; bar: DeviceBar | undefined; now: number; link: keyof typeof LINK_WORDS | undefined }) {
   const labels = labelPairs(d.labels);
   const state = d.isLocal ? 'this device' : d.online ? 'online' : `offline, last seen ${formatWhen(d.lastSeen, now)}`;
   return (
@@ -116,6 +120,7 @@ function DeviceCard({ device: d, bar, now }: { device: DeviceInfo; bar: DeviceBa
         <span className={`dot ${d.isLocal || d.online ? 'on' : 'off'}`} aria-hidden="true" />
         <strong>{d.name}</strong>
         <span className="muted">{state}</span>
+        {link && !d.isLocal && <span className="badge" title={link === 'direct' ? 'Reached over a direct TCP link on this network' : 'Reached through Hyperswarm'}>{LINK_WORDS[link]}</span>}
         {bar?.full && <span className="badge danger">full</span>}
       </div>
       {labels.length > 0 && (
