@@ -86,6 +86,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     // 5. The ceilings first, while nothing else runs (Hyperswarm again at the end: the faster counts).
     const rawHsFirst = await rawHyperswarm(testnet.bootstrap);
     const rawTcp = await rawTcpStream();
+    const diskWrite = diskWriteSeconds(b.folder);
 
     // Pair the two devices: A shares the folder, B joins with A's invite and attaches its own.
     for (const d of [a, b]) await mustRun(['init', '--name', d.name], d.home);
@@ -200,13 +201,14 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         hyperswarmMiBps: round(RAW_BYTES / MiB / rawHs), hyperswarmSeconds: round(rawHs),
         hyperswarmSecondsEachRun: [round(rawHsFirst), round(rawHsLast)],
         tcpMiBps: round(RAW_BYTES / MiB / rawTcp), tcpSeconds: round(rawTcp), bytes: RAW_BYTES,
+        diskWriteMiBps: round(RAW_BYTES / MiB / diskWrite), diskWriteSeconds: round(diskWrite),
       },
       large: {
         bytes: LARGE_SIZE, byteIdentical: largeMatches,
         seconds: round(largeFromScan), mibPerSecond: round(largeMiBps),
         secondsFromChange: round(large.fromChange), senderScanSeconds: round(large.scanSeconds), secondsAfterScan: round(large.afterScan),
         mibPerSecondAfterScan: round(LARGE_SIZE / MiB / large.afterScan),
-        ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHs)), ratioToTcp: round(largeMiBps / (RAW_BYTES / MiB / rawTcp)),
+        ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHs)), ratioToTcp: round(largeMiBps / (RAW_BYTES / MiB / rawTcp)), ratioToDiskWrite: round(largeMiBps / (RAW_BYTES / MiB / diskWrite)),
         ratioAfterScanToRawHyperswarm: round(LARGE_SIZE / MiB / large.afterScan / (RAW_BYTES / MiB / rawHs)),
         cpuSeconds: large.cpu,
         link,
@@ -257,7 +259,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         wire: 'receiverBytesIn/senderBytesOut: chunk bytes per the devices\' per-peer counters (canopy status --json); loopbackBytesAllTraffic: every byte on lo meanwhile, DHT and CLI calls included',
         latency: 'from writing note.txt on the sender until the receiver\'s copy has that content (polled every 20 ms)',
         cpuSeconds: 'CPU of each daemon process during the measurement (user+system, and each apart)',
-        raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling',
+        raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling; diskWrite: 1 GiB written and fdatasynced on the receiver\'s filesystem, the ceiling a synced file cannot pass',
         profiles: profDir ?? 'set CANOPY_BENCH_CPU_PROF=1 for daemon CPU profiles (written when the daemons stop)',
         logs: `daemon logs in ${base}`,
       },
@@ -452,6 +454,25 @@ function firstLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<
 export function rawHyperswarm(bootstrap: string): Promise<number> {
   const topic = createHash('sha256').update(`canopy-bench-raw-${randomBytes(8).toString('hex')}`).digest('hex');
   return rawPair(['hs-recv', bootstrap, topic, String(RAW_BYTES)], () => ['hs-send', bootstrap, topic, String(RAW_BYTES)]);
+}
+
+/**
+ * Seconds to write RAW_BYTES into `dir` and fdatasync them: the receiving disk's own ceiling
+ * (a synced file must reach it), beside the two transports'.
+ */
+function diskWriteSeconds(dir: string): number {
+  const file = path.join(dir, '.bench-disk-write');
+  const piece = seededBytes('disk-write', 16 * MiB);
+  const t0 = performance.now();
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let done = 0; done < RAW_BYTES; done += piece.length) fs.writeSync(fd, piece);
+    fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 function rawTcpStream(): Promise<number> {
