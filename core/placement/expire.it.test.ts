@@ -58,6 +58,10 @@ describe('on-demand expiry between devices', () => {
     // Used files stay one second now; the setting applies to the running daemon.
     const settings = await cliJson<SettingsInfo>(beta.home, ['settings', 'set', 'placement.keep_recent=1s']);
     expect(settings.placement?.keepRecent).toBe(1000);
+    expect((await runCli(['settings'], { home: beta.home })).stdout).toMatch(/On-demand a used file stays 1s after its last use, then cleanup frees it/);
+    const bad = await runCli(['settings', 'set', 'placement.keep_recent=soon'], { home: beta.home });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/placement\.keep_recent: expected a duration/);
     await sleep(1500);
 
     const dry = await cliJson<JobReport>(beta.home, ['cleanup', '--dry-run']);
