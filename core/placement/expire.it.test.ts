@@ -85,9 +85,10 @@ describe('on-demand expiry between devices', () => {
     // The pinned file and the unscanned edit stay, the edit intact.
     expect(fs.existsSync(path.join(beta.folder, 'b.bin'))).toBe(true);
     expect(fs.readFileSync(path.join(beta.folder, 'c.bin')).subarray(-EDIT.length).toString()).toBe(EDIT);
-    // Freeing is not a deletion: alpha keeps its file.
+    // Freeing is not a deletion: alpha keeps its file; and beta's sync does not bring it back.
     await sleep(2000);
     expect(fs.existsSync(path.join(alpha.folder, 'a.bin'))).toBe(true);
+    expect(fs.existsSync(path.join(beta.folder, 'a.bin'))).toBe(false);
     expect((await cliJson<FileEntry[]>(alpha.home, ['ls', 'docs/a.bin']))[0]?.kind).toBe('file');
   }, 300_000);
 });
