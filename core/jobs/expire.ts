@@ -40,8 +40,9 @@ export function withExpiry(job: Job): Job {
     if (!ctx.dryRun) requireSync(ctx, 'cleanup');
     const expiry = await expireOnDemand(ctx);
     const rest = await job(ctx);
-    const ok = rest.ok === false || expiry.counts.expireFailed > 0 ? false : rest.ok;
-    return { ...rest, ...(ok === undefined ? {} : { ok }), counts: { ...rest.counts, ...expiry.counts }, message: `${rest.message}; ${expiry.message}` };
+    // A file that failed to go for another reason than a refusal means the run could not do all it should.
+    const failed = expiry.counts.expireFailed > 0 ? { ok: false } : {};
+    return { ...rest, ...failed, counts: { ...rest.counts, ...expiry.counts }, message: `${rest.message}; ${expiry.message}` };
   };
 }
 

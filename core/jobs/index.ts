@@ -2,8 +2,8 @@
  * Background jobs (DESIGN.md section 4): audit, repair, scrub and cleanup (which first frees
  * on-demand files no longer recently used, expire.ts). Owns running them (one run of each at
  * a time, cancelled at shutdown), their schedule in the daemon, their progress events and
- * their stored reports. What chunks should be where comes from
- * placement, fetching and announcing from sync, through the seam in `seam.ts`.
+ * their stored reports. What chunks should be where comes from placement, fetching and
+ * announcing from sync, through the seam in `seam.ts`.
  */
 import { EventEmitter } from 'node:events';
 import type { Engine } from '../engine/index.js';
