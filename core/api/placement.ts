@@ -3,14 +3,11 @@
  * priorities, replicas of a file, opening and freeing on-demand files, the placement
  * fields of `ls`. Thin: the work is in core/placement.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Engine } from '../engine/index.js';
 import { CanopyError } from '../errors/index.js';
 import {
-  coversPath, createPlacementView, OnDemand, PriorityRules, Quota, type ChunkPlacement, type PlacementView, type QuotaLimits,
+  coversPath, createPlacementView, fileHead, freeOnDemandFile, OnDemand, PriorityRules, Quota, type ChunkPlacement, type PlacementView, type QuotaLimits,
 } from '../placement/index.js';
-import { LocalChunks } from '../sync/local-chunks.js';
 import { applyPriorityOverride } from '../log/ingest.js';
 import type { SyncService } from '../sync/index.js';
 import type { ApiEvent, FileEntry, Params, PinInfo, PriorityInfo, QuotaChange, QuotaInfo, ReplicaInfo } from './types.js';
@@ -121,38 +118,10 @@ export class PlacementApi {
     return this.deps.entry(`${folderId}/${rel}`);
   }
 
-  /** Makes a file online-only: its designated chunks go to the store first; the rest must have enough copies elsewhere. */
+  /** Makes a file online-only (core/placement/free.ts says when it may go). */
   async free(target: string): Promise<FileEntry> {
-    const { engine } = this.deps;
-    const { folderId, rel, chunks } = this.headChunks(target);
-    if (!this.onDemand.isOnDemand(folderId)) throw new CanopyError('BAD_ARGUMENT', `folder ${folderId} keeps every file here (full mode); only files of on-demand folders can be freed`);
-    if (this.onDemand.pinned(folderId, rel)) throw new CanopyError('CONFLICT', `${folderId}/${rel} is pinned here; unpin it first (canopy unpin)`);
-    const root = engine.requireAttached(folderId).local.path;
-    const local = new LocalChunks(engine.db, engine.store, (id) => engine.folders.get(id)?.local?.path);
-    const view = this.view();
-    const me = engine.identity.deviceId;
-    for (const hash of new Set(chunks.map((c) => c.hash))) {
-      const p = view.forChunk(hash);
-      if (!p || engine.store.has(hash)) continue;
-      if (p.designated.includes(me)) {
-        // Placement wants this device to hold it: it moves from the file into the store.
-        const data = await local.readFromWorkingCopy(hash);
-        if (!data) throw new CanopyError('CONFLICT', `${folderId}/${rel} changed since it was indexed; scan it before freeing it`);
-        await engine.store.put(hash, data);
-      } else {
-        const elsewhere = p.holders.filter((h) => h !== me).length;
-        if (elsewhere < p.minimum) {
-          throw new CanopyError('CONFLICT', `not freeing ${folderId}/${rel}: chunk ${hash.slice(0, 12)} has ${elsewhere} verified copies elsewhere and needs ${p.minimum}; try again once it has replicated`, { hash, elsewhere, minimum: p.minimum });
-        }
-      }
-    }
-    await engine.scanner.withFolderLock(folderId, async () => {
-      // The row goes with the file, so the next scan sees neither and records no deletion.
-      engine.db.prepare('DELETE FROM local_files WHERE folder_id = ? AND path = ?').run(folderId, rel);
-      this.onDemand.forget(folderId, rel);
-      fs.rmSync(path.join(root, rel), { force: true });
-    });
-    this.deps.sync?.replicaFacts.changed();
+    const { folderId, rel } = this.deps.resolveTarget(target);
+    await freeOnDemandFile({ engine: this.deps.engine, view: this.view(), onDemand: this.onDemand, holdingsChanged: () => this.deps.sync?.replicaFacts.changed() }, folderId, rel);
     return this.deps.entry(`${folderId}/${rel}`);
   }
 
@@ -214,10 +183,6 @@ export class PlacementApi {
 
   private headChunks(target: string): { folderId: string; rel: string; chunks: { hash: string; size: number }[] } {
     const { folderId, rel } = this.deps.resolveTarget(target);
-    if (rel === '') throw new CanopyError('BAD_ARGUMENT', 'give a file inside the folder, e.g. FOLDER/notes.txt');
-    const head = this.deps.engine.versions.preferredHead(folderId, rel);
-    if (!head || head.kind === 'tombstone') throw new CanopyError('NOT_FOUND', `no file at ${folderId}/${rel}`);
-    if (head.kind !== 'file') throw new CanopyError('BAD_ARGUMENT', `${folderId}/${rel} is a ${head.kind}, not a file`);
-    return { folderId, rel, chunks: this.deps.engine.versions.chunks(head.id) };
+    return { folderId, rel, ...fileHead(this.deps.engine, folderId, rel) };
   }
 }

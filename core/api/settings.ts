@@ -2,7 +2,7 @@
  * The edit commands of devices, folders and settings (issue 6): `device.update`,
  * `folder.update`, `settings.get` and `settings.set`. Device and folder changes travel as
  * signed log entries (core/mesh, core/folders); settings are this device's config.toml
- * [replication] and [jobs], validated by config.toml's own schema and written atomically.
+ * [replication], [jobs] and [placement] keep_recent, validated by config.toml's own schema and written atomically.
  */
 import type { Engine } from '../engine/index.js';
 import { writeConfig, type ConfigPatch } from '../config/index.js';
@@ -44,17 +44,21 @@ export class SettingsApi {
   }
 
   settingsGet(): SettingsInfo {
-    const { replication, jobs } = this.deps.engine.config;
-    return { replication: { ...replication, diversity: replication.diversity.map((r) => ({ ...r })) }, jobs: { ...jobs }, restartNeeded: [] };
+    const { replication, jobs, placement } = this.deps.engine.config;
+    return {
+      replication: { ...replication, diversity: replication.diversity.map((r) => ({ ...r })) }, jobs: { ...jobs }, restartNeeded: [],
+      placement: { keepRecent: placement.keepRecent },
+    };
   }
 
   settingsSet(p: Params<'settings.set'>): SettingsInfo {
     const { engine } = this.deps;
-    const patch = { replication: p.replication, jobs: p.jobs } as ConfigPatch;
+    const patch = { replication: p.replication, jobs: p.jobs, placement: p.placement } as ConfigPatch;
     const written = writeConfig(engine.home, patch);
     // In place: jobs, the scheduler and placement hold these very objects.
     Object.assign(engine.config.replication, written.replication);
     Object.assign(engine.config.jobs, written.jobs);
+    engine.config.placement.keepRecent = written.placement.keepRecent;
     const touched = Object.keys(p.jobs ?? {}).map((k) => `jobs.${k}`);
     return { ...this.settingsGet(), restartNeeded: RESTART_NEEDED.filter((k) => touched.includes(k)) };
   }

@@ -106,13 +106,14 @@ export const commandParams = {
   }).strict(),
   'settings.get': z.object({}).strict(),
   /**
-   * A patch of config.toml's [replication] and [jobs] tables, written as in the file
-   * (snake_case keys, "1h", "20 MiB/s"); null removes a key (back to its default). Checked
-   * by config.toml's own schema.
+   * A patch of config.toml's [replication] and [jobs] tables (and [placement]'s keep_recent),
+   * written as in the file (snake_case keys, "1h", "20 MiB/s"); null removes a key (back to
+   * its default). Checked by config.toml's own schema.
    */
   'settings.set': z.object({
     replication: z.record(z.string().max(64), z.unknown()).optional(),
     jobs: z.record(z.string().max(64), z.unknown()).optional(),
+    placement: z.object({ keep_recent: z.unknown().optional() }).strict().optional(),
   }).strict(),
 } as const;
 
@@ -401,6 +402,8 @@ export interface SettingsInfo {
   };
   /** Keys whose new value takes effect when the daemon or app restarts (the others apply at once). */
   restartNeeded: string[];
+  /** On-demand folders: how long (ms) a file used here stays on disk before cleanup frees it; 0 = forever. */
+  placement?: { keepRecent: number };
 }
 
 export type Result<C extends CommandName> = CommandResults[C];

@@ -12,7 +12,7 @@ const JOBS: { name: RunnableJob; does: string }[] = [
   { name: 'audit', does: 'count under-, over- and mis-placed chunks against placement; queue repairs' },
   { name: 'repair', does: 'fetch the chunks placement designates this device for and it lacks' },
   { name: 'scrub', does: 'rehash stored chunks; quarantine bad ones and fetch them again' },
-  { name: 'cleanup', does: 'drop copies above target here (never below the minimum), keeping the retained overhead' },
+  { name: 'cleanup', does: 'drop copies above target here (never below the minimum), keeping the retained overhead; first free on-demand files unused for placement.keep_recent' },
 ];
 
 export function registerJobCommands(program: Command, homeOf: (cmd: Command) => string): void {

@@ -88,7 +88,7 @@ function registerFolderSet(folder: Command, homeOf: HomeOf): void {
 
 function registerSettings(program: Command, homeOf: HomeOf): void {
   const settings = program.command('settings')
-    .description('replication factors, diversity rules and job schedules of this device (config.toml)')
+    .description('replication factors, diversity rules, job schedules and how long on-demand files stay, on this device (config.toml)')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const s = await withClient(homeOf(cmd), (c) => c.call('settings.get', {}));
@@ -96,7 +96,7 @@ function registerSettings(program: Command, homeOf: HomeOf): void {
       else out(settingsText(s));
     });
   settings.command('set <assignments...>')
-    .description('change settings as in config.toml: replication.normal=3 jobs.audit_interval=30m replication.diversity=site:2')
+    .description('change settings as in config.toml: replication.normal=3 jobs.audit_interval=30m replication.diversity=site:2 placement.keep_recent=7d')
     .option('--json', 'print JSON')
     .action(async (assignments: string[], o: { json?: boolean }, cmd: Command) => {
       const patch = settingsPatch(assignments);
@@ -108,17 +108,19 @@ function registerSettings(program: Command, homeOf: HomeOf): void {
 }
 
 /** `section.key=value` pairs as a config.toml patch; numbers stay numbers, `diversity=site:2,power:1` becomes its table array. */
-export function settingsPatch(assignments: readonly string[]): { replication?: Record<string, unknown>; jobs?: Record<string, unknown> } {
-  const patch: { replication?: Record<string, unknown>; jobs?: Record<string, unknown> } = {};
+export function settingsPatch(assignments: readonly string[]): SettingsPatch {
+  const patch: SettingsPatch = {};
   for (const a of assignments) {
-    const m = /^(replication|jobs)\.([a-z_]+)=(.*)$/.exec(a);
-    if (!m) throw new CanopyError('BAD_ARGUMENT', `expected replication.KEY=VALUE or jobs.KEY=VALUE, got "${a}"`);
-    const [, section, key, raw] = m as unknown as [string, 'replication' | 'jobs', string, string];
+    const m = /^(replication|jobs)\.([a-z_]+)=(.*)$/.exec(a) ?? /^(placement)\.(keep_recent)=(.*)$/.exec(a);
+    if (!m) throw new CanopyError('BAD_ARGUMENT', `expected replication.KEY=VALUE, jobs.KEY=VALUE or placement.keep_recent=VALUE, got "${a}"`);
+    const [, section, key, raw] = m as unknown as [string, keyof SettingsPatch, string, string];
     const value = key === 'diversity' ? parseDiversity(raw) : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
     patch[section] = { ...patch[section], [key]: value };
   }
   return patch;
 }
+
+type SettingsPatch = { replication?: Record<string, unknown>; jobs?: Record<string, unknown>; placement?: { keep_recent?: unknown } };
 
 function parseDiversity(raw: string): { label: string; min_distinct: number }[] {
   if (raw === '') return [];
@@ -139,6 +141,7 @@ function settingsText(s: SettingsInfo): string {
     `Jobs      audit every ${formatDuration(j.auditInterval)}, repair ${formatDuration(j.repairInterval)}, scrub ${formatDuration(j.scrubInterval)} at ${formatRate(j.scrubRate)}, cleanup ${formatDuration(j.cleanupInterval)}, gc ${formatDuration(j.gcInterval)}`,
     `          offline grace ${formatDuration(j.offlineGrace)}, cleanup keeps ${Math.round(j.retainedOverhead * 100)}% of extra copies`,
   ];
+  if (s.placement) lines.push(`On-demand a used file stays ${s.placement.keepRecent === 0 ? 'forever' : `${formatDuration(s.placement.keepRecent)} after its last use, then cleanup frees it`}`);
   if (s.restartNeeded.length) lines.push(`Restart the daemon for ${s.restartNeeded.join(', ')} to take effect.`);
   return lines.join('\n');
 }

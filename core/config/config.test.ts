@@ -32,7 +32,7 @@ describe('defaults', () => {
       device: { name: defaultDeviceName(), labels: {}, trust: 'owner' },
       storage: { max: 50 * GiB, reserved: 5 * GiB, minFree: 2 * GiB, shareExcess: true, autoEvict: true, evictionStrategy: 'hybrid' },
       replication: { critical: 5, high: 3, normal: 2, low: 1, expendable: 1, defaultPriority: 'normal', diversity: [] },
-      placement: { capacityWeight: 1, diversityWeight: 1, reliabilityWeight: 0.5 },
+      placement: { capacityWeight: 1, diversityWeight: 1, reliabilityWeight: 0.5, keepRecent: 30 * DAY },
       jobs: {
         auditInterval: HOUR,
         repairInterval: 10 * 60_000,
@@ -48,6 +48,12 @@ describe('defaults', () => {
       api: { host: '127.0.0.1', port: 0 },
       scan: { debounce: 300, hashThreads: 0, rescanInterval: HOUR, unstableRetries: 3 },
     });
+  });
+
+  it('keeps on-demand files 30 days by default; 0 (forever) and short test values are accepted', () => {
+    expect(parseConfig('[placement]\nkeep_recent = 0').placement.keepRecent).toBe(0);
+    expect(parseConfig('[placement]\nkeep_recent = "2s"').placement.keepRecent).toBe(2000);
+    expect(parseConfig('[placement]\nkeep_recent = "7d"').placement.keepRecent).toBe(7 * DAY);
   });
 
   it('an empty file and empty sections mean defaults', () => {
@@ -161,6 +167,7 @@ hash_threads = 4
     ['[placement]\ncapacity_weight = -1', 'placement.capacity_weight', 'expected a number >= 0, got -1'],
     ['[placement]\ndiversity_weight = nan', 'placement.diversity_weight', 'expected a number >= 0, got NaN'],
     ['[placement]\nreliability_weight = inf', 'placement.reliability_weight', 'expected a number >= 0, got Infinity'],
+    ['[placement]\nkeep_recent = "a while"', 'placement.keep_recent', /expected a duration like "15m", "2h" or "30d", got "a while"/],
     ['[jobs]\nretained_overhead = 1.5', 'jobs.retained_overhead', 'expected a fraction from 0 to 1, like 0.1, got 1.5'],
     ['[jobs]\naudit_interval = "soon"', 'jobs.audit_interval', /expected a duration like "15m", "2h" or "30d", greater than 0, got "soon"/],
     ['[jobs]\nrepair_interval = 0', 'jobs.repair_interval', /greater than 0, got 0/],

@@ -316,11 +316,12 @@ const DOCS: Record<keyof typeof sectionSchemas, SectionDoc> = {
     },
   },
   placement: {
-    about: 'How much each factor counts when choosing devices for a copy (numbers >= 0).',
+    about: 'How much each factor counts when choosing devices for a copy (numbers >= 0), and how long on-demand files stay.',
     keys: {
       capacity_weight: { doc: 'Prefer devices with more free quota.' },
       diversity_weight: { doc: 'Prefer devices that satisfy diversity rules.' },
       reliability_weight: { doc: 'Prefer devices that are online and pass audits.' },
+      keep_recent: { doc: 'On-demand folders: a file opened or written here stays on disk this long after its last use,\nthen the daily cleanup frees it (online-only) once enough copies exist elsewhere; 0 = forever.' },
     },
   },
   jobs: {

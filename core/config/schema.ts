@@ -65,6 +65,8 @@ export interface PlacementConfig {
   capacityWeight: number;
   diversityWeight: number;
   reliabilityWeight: number;
+  /** How long a file used here (opened, written) stays materialized in an on-demand folder; 0 = forever. */
+  keepRecent: number;
 }
 
 export interface JobsConfig {
@@ -152,7 +154,7 @@ export const DEFAULTS = {
     default_priority: 'normal',
     diversity: [] as { label: string; min_distinct: number }[],
   },
-  placement: { capacity_weight: 1.0, diversity_weight: 1.0, reliability_weight: 0.5 },
+  placement: { capacity_weight: 1.0, diversity_weight: 1.0, reliability_weight: 0.5, keep_recent: '30d' },
   jobs: {
     audit_interval: '1h',
     repair_interval: '10m',
@@ -345,6 +347,7 @@ export const sectionSchemas = {
     capacity_weight: nonNegative().prefault(DEFAULTS.placement.capacity_weight),
     diversity_weight: nonNegative().prefault(DEFAULTS.placement.diversity_weight),
     reliability_weight: nonNegative().prefault(DEFAULTS.placement.reliability_weight),
+    keep_recent: duration().prefault(DEFAULTS.placement.keep_recent),
   }),
   jobs: table({
     audit_interval: interval().prefault(DEFAULTS.jobs.audit_interval),
@@ -436,6 +439,7 @@ export function toCanopyConfig(t: ParsedToml): CanopyConfig {
       capacityWeight: t.placement.capacity_weight,
       diversityWeight: t.placement.diversity_weight,
       reliabilityWeight: t.placement.reliability_weight,
+      keepRecent: t.placement.keep_recent,
     },
     jobs: {
       auditInterval: t.jobs.audit_interval,

@@ -20,6 +20,7 @@ import { Folders, type Folder } from '../folders/index.js';
 import { Scanner, type ScanProgress, type ScanReport } from '../scan/index.js';
 import { FolderWatcher } from '../watch/index.js';
 import { Mesh } from '../mesh/index.js';
+import { OnDemand } from '../placement/on-demand.js';
 
 export interface EngineEvents {
   'scan.progress': [ScanProgress];
@@ -59,9 +60,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.confirmations = new Confirmations(db, this.log, identity.deviceId);
     this.folders = new Folders(db, this.log, identity.deviceId, home);
     this.mesh = new Mesh(db, identity, this.log);
+    const onDemand = new OnDemand(db);
     this.scanner = new Scanner({
       db, versions: this.versions, pool: this.pool, unstableRetries: config.scan.unstableRetries,
       onProgress: (p) => this.emit('scan.progress', p),
+      // A file written here counts as used: an on-demand folder keeps it (placement.keep_recent).
+      onLocalWrites: (folderId, paths) => onDemand.markWritten(folderId, paths, this.now()),
     });
     this.registerLocalDevice();
   }

@@ -1,8 +1,9 @@
 /**
- * Background jobs (DESIGN.md section 4): audit, repair, scrub and cleanup. Owns running
- * them (one run of each at a time, cancelled at shutdown), their schedule in the daemon,
- * their progress events and their stored reports. What chunks should be where comes from
- * placement, fetching and announcing from sync, through the seam in `seam.ts`.
+ * Background jobs (DESIGN.md section 4): audit, repair, scrub and cleanup (which first frees
+ * on-demand files no longer recently used, expire.ts). Owns running them (one run of each at
+ * a time, cancelled at shutdown), their schedule in the daemon, their progress events and
+ * their stored reports. What chunks should be where comes from placement, fetching and
+ * announcing from sync, through the seam in `seam.ts`.
  */
 import { EventEmitter } from 'node:events';
 import type { Engine } from '../engine/index.js';
@@ -10,6 +11,7 @@ import type { JobReport, PlacementHealth } from '../api/types.js';
 import { LocalChunks } from '../sync/local-chunks.js';
 import { audit } from './audit.js';
 import { cleanup } from './cleanup.js';
+import { withExpiry } from './expire.js';
 import type { RunnableJob } from './context.js';
 import { repair } from './repair.js';
 import { JobReports } from './reports.js';
@@ -38,7 +40,7 @@ export class Jobs extends EventEmitter<RunnerEvents> {
     super();
     this.reports = new JobReports(engine.db);
     const local = new LocalChunks(engine.db, engine.store, (id) => engine.folders.get(id)?.local?.path);
-    this.runner = new JobRunner({ audit, repair, scrub, cleanup }, this.reports, () => ({
+    this.runner = new JobRunner({ audit, repair, scrub, cleanup: withExpiry(cleanup) }, this.reports, () => ({
       engine, config: engine.config.jobs, placement: opts.placement?.() ?? null, sync: opts.sync,
       readFromWorkingCopy: (hash) => local.readFromWorkingCopy(hash),
       workingCopyHolds: (hash) => local.locations(hash).length > 0,

@@ -19,4 +19,6 @@ export interface JobsSync {
    * not connected or cannot serve it.
    */
   confirmHolder(deviceId: string, hash: string, size: number, signal?: AbortSignal): Promise<boolean>;
+  /** Tells peers, soon, what this device now holds (after the cleanup's expiry freed on-demand files). */
+  readonly replicaFacts?: { changed(): void };
 }

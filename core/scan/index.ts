@@ -66,6 +66,11 @@ export interface ScannerDeps {
   /** How often a file that keeps changing while read is retried before it is reported. */
   unstableRetries: number;
   onProgress?: (p: ScanProgress) => void;
+  /**
+   * Files the user wrote or edited here (a new version recorded from the working copy), told
+   * inside the transaction that records them. Not called for files the sync wrote.
+   */
+  onLocalWrites?: (folderId: string, paths: readonly string[]) => void;
 }
 
 /** The scanner's fast-path row (`local_files`): what the working copy reflected when last indexed. */
@@ -323,6 +328,7 @@ export class Scanner {
       const versionId = r.versionId ?? (versions[r.changeIndex as number] as Version).id;
       this.stmt.upsertRow.run(batch.folderId, r.entry.rel, r.entry.kind, r.entry.size, r.entry.mtimeMs, r.entry.ino, r.entry.mode, versionId);
     }
+    this.deps.onLocalWrites?.(batch.folderId, batch.changes.filter((c) => c.kind === 'file').map((c) => c.path));
   }
 
   private problem(folderId: string, p: ScanProblem, report: ScanReport): void {

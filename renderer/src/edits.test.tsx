@@ -141,6 +141,17 @@ describe('Activity: replication and schedules', () => {
     expect(el.textContent).toContain('Restart Canopy for jobs.gc_interval');
   });
 
+  it('sets how long on-demand folders keep used files when the device reports it', async () => {
+    const withKeep: SettingsInfo = { ...settings, placement: { keepRecent: 30 * 86_400_000 } };
+    client.on('settings.get', () => withKeep).on('settings.set', () => withKeep);
+    const el = await render(<SettingsForm />);
+    const keep = el.querySelector('input[aria-label="Keep used on-demand files for"]') as HTMLInputElement;
+    expect(keep.value).toBe('30d');
+    await type(keep, '7d');
+    await submit(el.querySelector('form') as HTMLFormElement);
+    expect(client.calls.find((c) => c.command === 'settings.set')?.params).toMatchObject({ placement: { keep_recent: '7d' } });
+  });
+
   it('shows the schema\'s refusal next to the form', async () => {
     client.on('settings.get', () => settings).on('settings.set', () => {
       throw new ApiCallError('BAD_CONFIG', 'replication.low: expected at most replication.normal (2)');

@@ -29,7 +29,8 @@ export function parseDiversity(text: string): { label: string; min_distinct: num
 }
 
 /**
- * This device's replication factors, diversity rules and job schedules (`settings.get` /
+ * This device's replication factors, diversity rules, job schedules and how long on-demand
+ * folders keep used files (`settings.get` /
  * `settings.set`, written to config.toml). Invalid values come back from the API's
  * config.toml schema and are shown; nothing is written then.
  */
@@ -51,6 +52,8 @@ function SettingsFields({ settings, onSaved }: { settings: SettingsInfo; onSaved
   const [copies, setCopies] = useState<Record<Priority, string>>(() => Object.fromEntries(PRIORITY_ORDER.map((p) => [p, String(settings.replication[p])])) as Record<Priority, string>);
   const [diversity, setDiversity] = useState(settings.replication.diversity.map((d) => `${d.label}:${d.minDistinct}`).join(', '));
   const [intervals, setIntervals] = useState<Record<string, string>>(() => Object.fromEntries(INTERVALS.map(([key, field]) => [key, durationText(settings.jobs[field])])));
+  // How long on-demand folders keep a used file ([placement] keep_recent); "0" = forever.
+  const [keepRecent, setKeepRecent] = useState(settings.placement && (settings.placement.keepRecent === 0 ? '0' : durationText(settings.placement.keepRecent)));
   const [restart, setRestart] = useState<string[]>([]);
   const rules = parseDiversity(diversity);
   const submit = async (e: FormEvent) => {
@@ -58,7 +61,7 @@ function SettingsFields({ settings, onSaved }: { settings: SettingsInfo; onSaved
     if (!rules) return;
     const replication: Record<string, unknown> = { diversity: rules };
     for (const p of PRIORITY_ORDER) replication[p] = Number(copies[p]);
-    const r = await save.run({ replication, jobs: { ...intervals } });
+    const r = await save.run({ replication, jobs: { ...intervals }, ...(keepRecent === undefined ? {} : { placement: { keep_recent: keepRecent } }) });
     if (r) {
       setRestart(r.restartNeeded);
       onSaved();
@@ -85,10 +88,16 @@ function SettingsFields({ settings, onSaved }: { settings: SettingsInfo; onSaved
             <input value={intervals[key] ?? ''} onChange={(e) => setIntervals({ ...intervals, [key]: e.target.value })} aria-label={text} size={6} />
           </label>
         ))}
+        {keepRecent !== undefined && (
+          <label>Keep used on-demand files for{' '}
+            <input value={keepRecent} onChange={(e) => setKeepRecent(e.target.value)} aria-label="Keep used on-demand files for" size={6} title="0 = forever" />
+          </label>
+        )}
       </fieldset>
       <p className="muted small">
         These live in this device’s <code>config.toml</code>. Set the copies alike on every device: each device places chunks with its own factors.
         Schedules apply from each job’s next run; the garbage-collection interval after a restart.
+        An on-demand file opened or written here stays that long after its last use, then cleanup frees it (0 = forever).
       </p>
       <button type="submit" className="primary" disabled={save.pending || rules === undefined}>Save settings</button>
       <ActionStatus pending={save.pending} error={save.error} what="Saving the settings" />
