@@ -30,7 +30,7 @@ const SERVE_CONCURRENCY = 8;
 const SEND_AHEAD = 2;
 const MAX_QUEUED_SERVES = 256;
 /** Holder questions a peer may have this device working on at once (an honest asker has one). */
-const MAX_OPEN_HOLDS_QUESTIONS = 4;
+const MAX_OPEN_HOLDS_QUESTIONS = 8;
 /** How long the asker waits for an answer; silence (a device that does not know the question) means "ask another way". */
 const HOLDS_TIMEOUT_MS = 10_000;
 /** How long a cut-off peer's connection stays up for the error message to be delivered. */
