@@ -529,7 +529,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
           if (s.direct) this.directClosed(conn);
           if (this.sessions.get(s.deviceId) !== s) return; // replaced by a newer connection: still online
           this.sessions.delete(s.deviceId);
-          this.mesh.touch(s.deviceId);
+          // Only a session that heard the device saw it: a fallback over a connection that
+          // died with the device (it times out later) must not make it "seen" again.
+          if (s.hello) this.mesh.touch(s.deviceId);
           if (s.direct && this.fallBackToSwarm(s.deviceId)) return;
           this.links.lost(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
