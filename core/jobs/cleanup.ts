@@ -6,8 +6,12 @@
  * - a device only drops a copy of a chunk it is NOT designated for (designated devices
  *   never drop in cleanup, so concurrent cleanups can never take designated copies away);
  * - and only when at least `minimum` designated live devices other than itself hold it,
- *   confirmed freshly (each is asked to serve the chunk and the bytes are verified) just
- *   before the drop, which is then announced.
+ *   confirmed freshly just before the drop, which is then announced. Each is asked "which
+ *   of these chunks do you hold?" (sync/holds.ts: a claim from its index, a few bytes per
+ *   chunk, asked in rounds of many chunks); only a device that does not answer is asked the
+ *   old way, to serve the chunk so its bytes can be verified. Just before each drop the
+ *   chunk's placement is looked at again: a chunk now designated here stays, and only
+ *   devices still designated count.
  *
  * "Deleting first on the devices with the least free space": of the extra holders of a
  * chunk (live, not designated), only the `holders - factor` with the least free space drop
@@ -17,7 +21,7 @@
  * nor a chunk of a path this device pins.
  */
 import { checkAborted, requirePlacement, requireSync, type JobContext, type JobOutcome } from './context.js';
-import type { ChunkPlacement } from './seam.js';
+import type { ChunkPlacement, JobsSync, PlacementView } from './seam.js';
 import { deviceCapacity } from './capacity.js';
 import { pinnedChunks } from '../placement/index.js';
 
@@ -109,6 +113,21 @@ function byLeastFree(a: string, b: string, free: (d: string) => number | null): 
 
 /** Drops are announced to peers in batches of this many. */
 const ANNOUNCE_BATCH = 256;
+/**
+ * Drops are confirmed in rounds of this many chunks: one question per designated holder per
+ * round, answered moments before the round's drops (a fresh claim, not a remembered fact).
+ */
+const CONFIRM_ROUND = 1024;
+
+/** What confirming one round found: each device's claims by hash (a hash it did not answer about is absent). */
+type Claims = Map<string, Map<string, boolean>>;
+
+interface ConfirmTally {
+  /** Holder claims that counted toward a drop (answers to the cheap question). */
+  claims: number;
+  /** Chunks a silent holder was asked to serve instead (their bytes moved). */
+  transfers: number;
+}
 
 export async function cleanup(ctx: JobContext): Promise<JobOutcome> {
   const placement = requirePlacement(ctx);
@@ -132,42 +151,85 @@ export async function cleanup(ctx: JobContext): Promise<JobOutcome> {
   let dropped = 0;
   let freedBytes = 0;
   let unconfirmed = 0;
+  let done = 0;
+  const tally: ConfirmTally = { claims: 0, transfers: 0 };
   let announce: string[] = [];
   ctx.progress(0, plan.drops.length);
   try {
-    for (const [i, d] of plan.drops.entries()) {
+    for (let i = 0; i < plan.drops.length; i += CONFIRM_ROUND) {
       checkAborted(ctx.signal);
-      if (await confirmed(ctx, d)) {
-        await engine.store.delete(d.hash);
-        dropped += 1;
-        freedBytes += d.size;
-        announce.push(d.hash);
-        if (announce.length >= ANNOUNCE_BATCH) {
-          await sync.announceDropped(announce);
-          announce = [];
-        }
-      } else unconfirmed += 1;
-      ctx.progress(i + 1, plan.drops.length);
+      const round = plan.drops.slice(i, i + CONFIRM_ROUND);
+      const claims = await askRound(sync, round, ctx.signal);
+      for (const d of round) {
+        checkAborted(ctx.signal);
+        if (await confirmed(ctx, sync, placement, d, claims, tally)) {
+          await engine.store.delete(d.hash);
+          dropped += 1;
+          freedBytes += d.size;
+          announce.push(d.hash);
+          if (announce.length >= ANNOUNCE_BATCH) {
+            await sync.announceDropped(announce);
+            announce = [];
+          }
+        } else unconfirmed += 1;
+        ctx.progress(++done, plan.drops.length);
+      }
     }
   } finally {
     if (announce.length) await sync.announceDropped(announce);
   }
   return {
-    counts: { ...base, wouldDrop: plan.drops.length, wouldFreeBytes: planned, dropped, freedBytes, unconfirmed },
+    counts: { ...base, wouldDrop: plan.drops.length, wouldFreeBytes: planned, dropped, freedBytes, unconfirmed, holderClaims: tally.claims, confirmTransfers: tally.transfers },
     message: `dropped ${dropped} copies (${freedBytes} bytes), kept ${plan.retained} as retained overhead` +
-      (unconfirmed ? `, kept ${unconfirmed} whose designated holders could not all be confirmed now` : ''),
+      (unconfirmed ? `, kept ${unconfirmed} whose designated holders could not all be confirmed now` : '') +
+      (tally.transfers ? `; ${tally.transfers} confirmations moved the chunk (holders that did not answer the question)` : ''),
   };
 }
 
-/** Asks designated holders, one by one, until `minimum` of them have proven they hold it. */
-async function confirmed(ctx: JobContext, d: CleanupDrop): Promise<boolean> {
-  const sync = ctx.sync;
-  if (!sync) return false;
+/** Asks every designated holder of the round, at once, which of its chunks it holds. */
+async function askRound(sync: JobsSync, round: readonly CleanupDrop[], signal: AbortSignal): Promise<Claims> {
+  const perDevice = new Map<string, string[]>();
+  for (const d of round) {
+    for (const device of d.confirmWith) {
+      const list = perDevice.get(device) ?? [];
+      list.push(d.hash);
+      perDevice.set(device, list);
+    }
+  }
+  const answers = await Promise.all([...perDevice].map(async ([device, hashes]) =>
+    [device, await sync.askHolders(device, hashes, signal).catch(() => new Map<string, boolean>())] as const));
+  return new Map(answers);
+}
+
+/**
+ * Whether `minimum` designated holders other than this device hold the chunk: their fresh
+ * claims first, then, for holders that did not answer, the verified transfer. Placement is
+ * looked at again first: a chunk designated here now stays, and a device no longer
+ * designated does not count.
+ */
+async function confirmed(ctx: JobContext, sync: JobsSync, placement: PlacementView, d: CleanupDrop, claims: Claims, tally: ConfirmTally): Promise<boolean> {
+  const now = placement.forChunk(d.hash);
+  if (!now || now.designated.includes(placement.localDeviceId)) return false;
+  const designated = new Set(now.designated);
+  const candidates = d.confirmWith.filter((device) => designated.has(device));
   let yes = 0;
-  for (const device of d.confirmWith) {
+  const silent: string[] = [];
+  for (const device of candidates) {
+    const claim = claims.get(device)?.get(d.hash);
+    if (claim === true) yes += 1;
+    else if (claim === undefined) silent.push(device);
+  }
+  if (yes >= d.minimum) {
+    tally.claims += d.minimum;
+    return true;
+  }
+  const claimed = yes;
+  for (const device of silent) {
     if (yes >= d.minimum) break;
+    tally.transfers += 1;
     if (await sync.confirmHolder(device, d.hash, d.size, ctx.signal).catch(() => false)) yes += 1;
   }
+  if (yes >= d.minimum) tally.claims += claimed;
   return yes >= d.minimum;
 }
 

@@ -69,6 +69,10 @@ function fakeSync(known: Map<string, Buffer>): JobsSync & { asked: string[]; dro
     async confirmHolder() {
       return true;
     },
+    // Like a device that does not know the question: no answers (cleanup falls back to confirmHolder).
+    async askHolders() {
+      return new Map<string, boolean>();
+    },
   };
 }
 
@@ -184,6 +188,45 @@ describe('cleanup', () => {
     expect(sync.dropped.sort()).toEqual(chunks.map((c) => c.hash).filter((h) => h !== unprovable).sort());
     // Both designated holders were asked about each dropped chunk.
     for (const c of chunks) if (c.hash !== unprovable) expect(asked).toEqual(expect.arrayContaining([`x:${c.hash}`, `y:${c.hash}`]));
+  });
+
+  it('confirms with the holders\' answers to the cheap question, moving chunks only for a holder that does not answer', async () => {
+    const chunks = await storeChunks(5, 'q');
+    const me = engine.identity.deviceId;
+    const hashes = chunks.map((c) => c.hash);
+    const [claimedByBoth, deniedByY, silentY, nowMine, silentRefuses] = hashes as [string, string, string, string, string];
+    let designatedHere = false;
+    const placements = chunks.map((c) => ({ hash: c.hash, size: c.data.length, priority: 'normal' as const, factor: 2, minimum: 2, designated: ['x', 'y'], holders: [me, 'x', 'y'], shortfall: 0 }));
+    const view = viewOf(placements, [me, 'x', 'y']);
+    // Between the plan and the drop, placement moves `nowMine` here: the re-check keeps it.
+    view.forChunk = (h) => {
+      const p = placements.find((c) => c.hash === h) ?? null;
+      return p && h === nowMine && designatedHere ? { ...p, designated: [me, 'x'] } : p;
+    };
+    const sync = fakeSync(new Map());
+    const questions: { device: string; hashes: string[] }[] = [];
+    sync.askHolders = async (device, asked) => {
+      questions.push({ device, hashes: [...asked] });
+      designatedHere = true;
+      if (device === 'x') return new Map(asked.map((h) => [h, true]));
+      // y answers about some chunks only (as if its answer for the rest never came).
+      return new Map(asked.filter((h) => h !== silentY && h !== silentRefuses).map((h) => [h, h !== deniedByY]));
+    };
+    const transfers: string[] = [];
+    sync.confirmHolder = async (device, hash) => {
+      transfers.push(`${device}:${hash}`);
+      return hash !== silentRefuses;
+    };
+    const report = await new Jobs(engine, { placement: () => view, sync }).run('cleanup');
+    // One question per designated holder for the whole round, naming every chunk to drop.
+    expect(questions.map((q) => q.device).sort()).toEqual(['x', 'y']);
+    for (const q of questions) expect([...q.hashes].sort()).toEqual([...hashes].sort());
+    // Bytes moved only where y stayed silent and a claim was still needed; a "no" is never retried the costly way.
+    expect(transfers.sort()).toEqual([`y:${silentRefuses}`, `y:${silentY}`].sort());
+    expect(engine.store.has(claimedByBoth) || engine.store.has(silentY)).toBe(false);
+    for (const kept of [deniedByY, nowMine, silentRefuses]) expect(engine.store.has(kept)).toBe(true);
+    expect(report.counts).toMatchObject({ wouldDrop: 5, dropped: 2, unconfirmed: 3, confirmTransfers: 2, holderClaims: 3 });
+    expect(sync.dropped.sort()).toEqual([claimedByBoth, silentY].sort());
   });
 
   it('never drops a chunk this device is designated for, nor one a working-copy file holds', async () => {

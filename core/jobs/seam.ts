@@ -1,7 +1,7 @@
 /**
  * What the jobs consume from placement and sync: exactly the seam agreed with the
  * placement work, `PlacementView` from `core/placement`, and from sync `fetchChunks`,
- * `announceDropped` and `confirmHolder` (written as a structural type so the jobs can be
+ * `announceDropped`, `confirmHolder` and `askHolders` (written as a structural type so the jobs can be
  * tested without a network; the real `SyncService` satisfies it as it is).
  */
 import type { FetchResult } from '../sync/fetch-chunks.js';
@@ -21,4 +21,10 @@ export interface JobsSync {
   confirmHolder(deviceId: string, hash: string, size: number, signal?: AbortSignal): Promise<boolean>;
   /** Tells peers, soon, what this device now holds (after the cleanup's expiry freed on-demand files). */
   readonly replicaFacts?: { changed(): void };
+  /**
+   * Asks a device, now, which of these chunks it holds: its claim from its index, no bytes
+   * moved. Answered hashes map to the claim; a hash missing from the map was not answered
+   * (not connected, silent, an older device), and the caller may ask with `confirmHolder`.
+   */
+  askHolders(deviceId: string, hashes: string[], signal?: AbortSignal): Promise<Map<string, boolean>>;
 }

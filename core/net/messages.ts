@@ -72,6 +72,10 @@ export interface Inventory { final: boolean; hashes: Uint8Array[] }
 export interface DirectOffer { addresses: { host: string; port: number }[] }
 /** The sender's store facts, for placement (weights, "full"). */
 export interface Capacity { maxBytes: number; usedBytes: number; reservedBytes: number; shareExcess: boolean; full: boolean }
+/** "Which of these chunks do you hold, verified?" (cleanup confirming holders without moving the bytes). */
+export interface HoldsQuestion { id: number; hashes: Uint8Array[] }
+/** The answer to question `id`: `count` (the question's length) bits, bit i set when hash i is held, LSB first. */
+export interface HoldsAnswer { id: number; count: number; held: Uint8Array }
 
 const vectorItem = struct<VectorItem>({ origin: string, seq: uint });
 
@@ -90,6 +94,9 @@ export const codecs = {
   drop: struct<Hashes>({ hashes: array(fixed32) }),
   capacity: struct<Capacity>({ maxBytes: uint, usedBytes: uint, reservedBytes: uint, shareExcess: c.bool as Codec<boolean>, full: c.bool as Codec<boolean> }),
   direct: struct<DirectOffer>({ addresses: array(struct<{ host: string; port: number }>({ host: string, port: uint })) }),
+  // Holder questions (cleanup). A device without them ignores the frames: the asker times out and falls back.
+  holdsQuestion: struct<HoldsQuestion>({ id: uint, hashes: array(fixed32) }),
+  holdsAnswer: struct<HoldsAnswer>({ id: uint, count: uint, held: buffer }),
 };
 
 /** Pairing channel: the joiner proves it holds the invite, the inviter proves it too. */

@@ -207,6 +207,40 @@ describe('a hostile peer with a valid pairing', () => {
     expect(readDb((db) => db.prepare('SELECT capacity FROM devices WHERE id = ?').get(c.deviceId) as { capacity: string | null } | undefined)?.capacity ?? null).toBeNull();
   });
 
+  it('is told which chunks the daemon holds, from its index, and is cut off for holder questions or answers that break the protocol', async () => {
+    const a = await hostilePeer();
+    // hello.txt lives in the daemon's working copy (indexed, unchanged): a "yes" without a chunk moving; a random hash: "no".
+    const inWorkingCopy = Buffer.from(blake3Hex(Buffer.from('hello from the daemon')), 'hex');
+    a.send.holdsQuestion.send({ id: 7, hashes: [randomBytes(32), inWorkingCopy, randomBytes(32)] });
+    await waitFor(() => a.holdsAnswers.length > 0, 'the daemon to answer the holds question');
+    expect(a.holdsAnswers[0]).toMatchObject({ id: 7, count: 3 });
+    expect([...(a.holdsAnswers[0]?.held ?? [])]).toEqual([0b010]);
+    expect(a.requests).toEqual([]);
+
+    // More hashes in one question than allowed.
+    a.send.holdsQuestion.send({ id: 8, hashes: Array.from({ length: 4097 }, () => randomBytes(32)) });
+    await assertCutOff(a, 'PROTOCOL');
+    expect(a.cutOffError?.message).toMatch(/names 4097 hashes/);
+
+    // An empty question.
+    const b = await hostilePeer();
+    b.send.holdsQuestion.send({ id: 1, hashes: [] });
+    await assertCutOff(b, 'PROTOCOL');
+    expect(b.cutOffError?.message).toMatch(/names 0 hashes/);
+
+    // An answer to a question the daemon never asked.
+    const c = await hostilePeer();
+    c.send.holdsAnswer.send({ id: 123_456, count: 1, held: Buffer.from([1]) });
+    await assertCutOff(c, 'PROTOCOL');
+    expect(c.cutOffError?.message).toMatch(/never asked/);
+
+    // A question whose hash list does not decode (it promises two hashes, holds one and a half).
+    const d = await hostilePeer();
+    const full = encodeMessage(codecs.holdsQuestion, { id: 2, hashes: [randomBytes(32), randomBytes(32)] });
+    d.send.holdsQuestion.send(new Raw(full.subarray(0, full.length - 16)));
+    await assertCutOff(d);
+  });
+
   it('is offered a direct link on loopback only, and is cut off for an offer of its own with too many addresses', async () => {
     const a = await hostilePeer();
     // The daemon runs on a loopback testnet, so it listens, and offers, on 127.0.0.1 alone.

@@ -18,6 +18,7 @@ import { localDhtOptions, Network, parseHostPort, type PeerConnection } from '..
 import { DirectLinks, type DirectAddress } from '../net/direct.js';
 import { ChunkFetcher, type ChunkRef } from './fetcher.js';
 import { LocalChunks } from './local-chunks.js';
+import { HeldHere, MAX_HOLDS_PER_QUESTION } from './holds.js';
 import { Materializer } from './materialize.js';
 import { answerPairing, requestPairing } from './pairing.js';
 import { RateLimiter } from './rate-limit.js';
@@ -92,6 +93,8 @@ const QUIET_WATCH_MIN_ACTIONS = 64;
 export class SyncService extends EventEmitter<SyncEvents> {
   readonly ingest: LogIngest;
   readonly local: LocalChunks;
+  /** What this device answers when a peer asks which chunks it holds. */
+  private readonly heldHere: HeldHere;
   readonly materializer: Materializer;
   private readonly network: Network;
   /** Direct TCP links to devices on the same network (net/direct.ts); undefined when turned off. */
@@ -143,6 +146,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.ingest = new LogIngest(db, identity.deviceId, engine.confirmations);
     const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
     this.local = new LocalChunks(db, engine.store, folderRoot);
+    this.heldHere = new HeldHere(db, engine.store, folderRoot);
     this.onDemand = new OnDemand(db);
     this.quota = new Quota(engine, { view: () => this.placement(), announceDropped: (h) => this.announceDropped(h) });
     this.materializer = new Materializer({
@@ -420,6 +424,25 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return s.request(hash, size).then(() => true, () => false);
   }
 
+  /**
+   * Asks one connected device which of these chunks it holds (its claim from its index, no
+   * bytes moved), in questions of MAX_HOLDS_PER_QUESTION. The map has an answer for every hash
+   * the device answered about; hashes it did not answer about (not connected, silent, an
+   * error) are absent, so the caller can ask another way.
+   */
+  async askHolders(deviceId: string, hashes: string[], signal?: AbortSignal): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    for (let i = 0; i < hashes.length; i += MAX_HOLDS_PER_QUESTION) {
+      const s = this.sessions.get(deviceId);
+      if (!s || s.closed || !s.hello || signal?.aborted) break;
+      const batch = hashes.slice(i, i + MAX_HOLDS_PER_QUESTION);
+      const held = await s.askHolds(batch).catch(() => undefined);
+      if (!held) break;
+      batch.forEach((h, j) => out.set(h, held[j] === true));
+    }
+    return out;
+  }
+
   /** Folders attached later are materialized from what the mesh already knows. */
   folderAttached(folderId: string): void {
     this.markDirty(folderId, 'all');
@@ -506,7 +529,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
           if (s.direct) this.directClosed(conn);
           if (this.sessions.get(s.deviceId) !== s) return; // replaced by a newer connection: still online
           this.sessions.delete(s.deviceId);
-          this.mesh.touch(s.deviceId);
+          // Only a session that heard the device saw it: a fallback over a connection that
+          // died with the device (it times out later) must not make it "seen" again.
+          if (s.hello) this.mesh.touch(s.deviceId);
           if (s.direct && this.fallBackToSwarm(s.deviceId)) return;
           this.links.lost(s.deviceId);
           this.emit('peer', { deviceId: s.deviceId, name: s.hello?.name ?? '', online: false });
@@ -514,6 +539,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         log: (line) => this.emit('log', line),
         replicas: this.replicaFacts,
         onDirectOffer: (s, addresses) => this.onDirectOffer(s, addresses),
+        holds: (hashes) => this.heldHere.check(hashes),
       }, this.upload);
     } catch (err) {
       this.emit('log', `could not open a session with ${conn.deviceId.slice(0, 8)}: ${String(err)}`);

@@ -10,8 +10,10 @@ import { CanopyError } from '../errors/index.js';
 import type { PeerConnection } from '../net/network.js';
 import {
   codecs, PROTOCOL_VERSION, SYNC_PROTOCOL, toVector,
-  type Cancel, type Capacity, type ChunkData, type DirectOffer, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type WireEntry,
+  type Cancel, type Capacity, type ChunkData, type DirectOffer, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello,
+  type HoldsAnswer, type HoldsQuestion, type Inventory, type Vector, type WireEntry,
 } from '../net/messages.js';
+import { fromBitfield, MAX_HOLDS_PER_QUESTION, toBitfield } from './holds.js';
 import { MAX_DIRECT_ADDRESSES, type DirectAddress } from '../net/direct.js';
 import { PeerStats } from './peer-stats.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -27,6 +29,10 @@ const SERVE_CONCURRENCY = 8;
  */
 const SEND_AHEAD = 2;
 const MAX_QUEUED_SERVES = 256;
+/** Holder questions a peer may have this device working on at once (an honest asker has one). */
+const MAX_OPEN_HOLDS_QUESTIONS = 8;
+/** How long the asker waits for an answer; silence (a device that does not know the question) means "ask another way". */
+const HOLDS_TIMEOUT_MS = 10_000;
 /** How long a cut-off peer's connection stays up for the error message to be delivered. */
 const FAIL_FLUSH_MS = 2000;
 
@@ -42,6 +48,8 @@ export interface SessionHandlers {
   replicas?: ReplicaHandlers;
   /** The peer offers a direct link at these addresses (checked for shape and count, not yet for reachability). */
   onDirectOffer?(session: PeerSession, addresses: DirectAddress[]): void;
+  /** Which of these chunks this device holds, from its index (holds.ts); absent: every answer is "no". */
+  holds?(hashes: string[]): Promise<boolean[]>;
 }
 
 export interface ReplicaHandlers {
@@ -56,6 +64,13 @@ interface Pending {
   size: number;
   started: number;
   resolve: (data: Buffer) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingQuestion {
+  count: number;
+  resolve: (held: boolean[]) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -77,8 +92,13 @@ export class PeerSession {
     hello: Message<Hello>; entries: Message<Entries>; vector: Message<Vector>; have: Message<Hashes>; want: Message<Hashes>;
     request: Message<ChunkRequest>; data: Message<ChunkData>; cancel: Message<Cancel>; error: Message<ErrorMessage>;
     inventory: Message<Inventory>; drop: Message<Hashes>; capacity: Message<Capacity>; direct: Message<DirectOffer>;
+    holdsQuestion: Message<HoldsQuestion>; holdsAnswer: Message<HoldsAnswer>;
   };
   private readonly pending = new Map<number, Pending>();
+  /** Holder questions asked and not yet answered (ids share `nextId` with chunk requests). */
+  private readonly questions = new Map<number, PendingQuestion>();
+  /** Holder questions from the peer being answered now. */
+  private answering = 0;
   private nextId = 1;
   private drainWaiters: (() => void)[] = [];
   private serveQueue: ChunkRequest[] = [];
@@ -127,6 +147,8 @@ export class PeerSession {
       drop: channel.addMessage({ encoding: codecs.drop, onmessage: guard((v) => handlers.replicas?.onDrop(this, this.checkHashes(v))) }),
       capacity: channel.addMessage({ encoding: codecs.capacity, onmessage: guard((v) => this.onCapacity(v)) }),
       direct: channel.addMessage({ encoding: codecs.direct, onmessage: guard((v) => this.onDirectOffer(v)) }),
+      holdsQuestion: channel.addMessage({ encoding: codecs.holdsQuestion, onmessage: guard((v) => this.onHoldsQuestion(v)) }),
+      holdsAnswer: channel.addMessage({ encoding: codecs.holdsAnswer, onmessage: guard((v) => this.onHoldsAnswer(v)) }),
     };
     channel.open();
   }
@@ -167,6 +189,26 @@ export class PeerSession {
       }, timeoutMs);
       this.pending.set(id, { hash, size, started: performance.now(), resolve, reject, timer });
       this.send(this.m.request, { id, hash: Buffer.from(hash, 'hex'), size });
+    });
+  }
+
+  /**
+   * Asks the peer which of these chunks (at most MAX_HOLDS_PER_QUESTION) it holds; resolves
+   * with one claim per hash, in order. Rejects when the peer is gone, answers with an error,
+   * or stays silent (a device that does not know the question ignores it).
+   */
+  askHolds(hashes: readonly string[], timeoutMs = HOLDS_TIMEOUT_MS): Promise<boolean[]> {
+    if (hashes.length > MAX_HOLDS_PER_QUESTION) return Promise.reject(new CanopyError('BAD_ARGUMENT', `at most ${MAX_HOLDS_PER_QUESTION} hashes per holder question`));
+    if (this.closed) return Promise.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} is not connected`));
+    if (hashes.length === 0) return Promise.resolve([]);
+    const id = this.nextId++;
+    return new Promise<boolean[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.questions.delete(id);
+        reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} did not say which chunks it holds in time`));
+      }, timeoutMs);
+      this.questions.set(id, { count: hashes.length, resolve, reject, timer });
+      this.send(this.m.holdsQuestion, { id, hashes: hashes.map((h) => Buffer.from(h, 'hex')) });
     });
   }
 
@@ -276,6 +318,34 @@ export class PeerSession {
     this.handlers.replicas?.onCapacity(this, f);
   }
 
+  private onHoldsQuestion(q: HoldsQuestion): void {
+    if (!this.hello) throw new Error('holds question before hello');
+    if (q.id === 0) throw new Error('holds question without an id');
+    if (q.hashes.length === 0 || q.hashes.length > MAX_HOLDS_PER_QUESTION) throw new Error(`a holds question names ${q.hashes.length} hashes (1 to ${MAX_HOLDS_PER_QUESTION} allowed)`);
+    if (this.answering >= MAX_OPEN_HOLDS_QUESTIONS) throw new Error('too many holds questions open at once');
+    const hashes = q.hashes.map((h) => Buffer.from(h).toString('hex'));
+    this.answering++;
+    const holds = this.handlers.holds ?? (async (hs: string[]) => hs.map(() => false));
+    void holds(hashes).then(
+      (held) => this.send(this.m.holdsAnswer, { id: q.id, count: held.length, held: toBitfield(held) }),
+      (err: unknown) => this.send(this.m.error, { id: q.id, code: 'IO_ERROR', message: err instanceof Error ? err.message : String(err) }),
+    ).finally(() => this.answering--);
+  }
+
+  private onHoldsAnswer(a: HoldsAnswer): void {
+    const q = this.questions.get(a.id);
+    if (!q) {
+      // Late (timed out) answers are harmless; an answer to an id never handed out is not.
+      if (a.id === 0 || a.id >= this.nextId) throw new Error(`holds answer to question ${a.id}, which was never asked`);
+      return;
+    }
+    if (a.count !== q.count) throw new Error(`holds answer covers ${a.count} hashes, the question asked about ${q.count}`);
+    const held = fromBitfield(a.count, a.held);
+    this.questions.delete(a.id);
+    clearTimeout(q.timer);
+    q.resolve(held);
+  }
+
   private onRequest(r: ChunkRequest): void {
     if (r.size > MAX_CHUNK) throw new Error(`chunk request for ${r.size} bytes exceeds the ${MAX_CHUNK}-byte limit`);
     if (this.serveQueue.length >= MAX_QUEUED_SERVES) throw new Error('too many chunk requests queued');
@@ -336,6 +406,13 @@ export class PeerSession {
       this.handlers.log(`device ${this.deviceId.slice(0, 8)} reports: ${e.code}: ${e.message.slice(0, 200)}`);
       return;
     }
+    const q = this.questions.get(e.id);
+    if (q) {
+      this.questions.delete(e.id);
+      clearTimeout(q.timer);
+      q.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} could not say which chunks it holds: ${e.message.slice(0, 200)}`));
+      return;
+    }
     const p = this.pending.get(e.id);
     if (!p) return;
     this.pending.delete(e.id);
@@ -359,6 +436,11 @@ export class PeerSession {
       p.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} disconnected`));
     }
     this.pending.clear();
+    for (const q of this.questions.values()) {
+      clearTimeout(q.timer);
+      q.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} disconnected`));
+    }
+    this.questions.clear();
     this.serveQueue = [];
     this.drained();
     this.handlers.onClose(this);

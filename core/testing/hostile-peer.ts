@@ -18,7 +18,8 @@ import { canonicalBytes, type Json } from '../log/canonical.js';
 import { Mesh, pairingProof } from '../mesh/index.js';
 import {
   codecs, PROTOCOL_VERSION, SYNC_PROTOCOL,
-  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Codec, type DirectOffer, type Entries, type ErrorMessage, type Hashes, type Hello, type Inventory, type Vector, type Welcome, type WireEntry,
+  type Cancel, type Capacity, type ChunkData, type ChunkRequest, type Codec, type DirectOffer, type Entries, type ErrorMessage, type Hashes, type Hello,
+  type HoldsAnswer, type HoldsQuestion, type Inventory, type Vector, type Welcome, type WireEntry,
 } from '../net/messages.js';
 import { parseHostPort } from '../net/network.js';
 import { requestPairing } from '../sync/pairing.js';
@@ -74,6 +75,45 @@ export interface HostileSend {
   drop: Message<Wire<Hashes>>;
   capacity: Message<Wire<Capacity>>;
   direct: Message<Wire<DirectOffer>>;
+  holdsQuestion: Message<Wire<HoldsQuestion>>;
+  holdsAnswer: Message<Wire<HoldsAnswer>>;
+}
+
+/** What the other side's messages do on a hostile channel (all optional: unhandled ones are ignored). */
+export interface HostileReceive {
+  hello?(h: Hello): void;
+  entries?(): void;
+  request?(r: ChunkRequest): void;
+  error?(e: ErrorMessage): void;
+  direct?(o: DirectOffer): void;
+  holdsQuestion?(q: HoldsQuestion): void;
+  holdsAnswer?(a: HoldsAnswer): void;
+}
+
+/**
+ * The sync channel's messages on `channel`, with the real codecs (and raw bytes allowed):
+ * the same messages in the same order as core/sync/session.ts.
+ */
+export function hostileMessages(channel: Channel, on: HostileReceive): HostileSend {
+  const add = <T>(codec: Codec<T>, fn?: (v: T) => void) =>
+    channel.addMessage({ encoding: rawable(codec), onmessage: (v: Wire<T>) => fn?.(v as T) });
+  return {
+    hello: add(codecs.hello, on.hello),
+    entries: add(codecs.entries, on.entries),
+    vector: add(codecs.vector),
+    have: add(codecs.have),
+    want: add(codecs.want),
+    request: add(codecs.request, on.request),
+    data: add(codecs.data),
+    cancel: add(codecs.cancel),
+    error: add(codecs.error, on.error),
+    inventory: add(codecs.inventory),
+    drop: add(codecs.drop),
+    capacity: add(codecs.capacity),
+    direct: add(codecs.direct, on.direct),
+    holdsQuestion: add(codecs.holdsQuestion, on.holdsQuestion),
+    holdsAnswer: add(codecs.holdsAnswer, on.holdsAnswer),
+  };
 }
 
 export interface PairOptions {
@@ -96,6 +136,8 @@ export class HostilePeer {
   entryMessages = 0;
   /** Direct-link offers the daemon made (addresses it listens at). */
   readonly directOffers: DirectOffer[] = [];
+  /** The daemon's answers to this peer's holder questions. */
+  readonly holdsAnswers: HoldsAnswer[] = [];
   closed = false;
   /**
    * What this peer answers chunk requests with, by hash (hex). Sent as given: a test puts
@@ -154,22 +196,14 @@ export class HostilePeer {
       // Messages only arrive once the channel is open, by which time `peer` is set.
       let peer: HostilePeer | undefined;
       const on = (fn: (p: HostilePeer) => void) => void (peer && fn(peer));
-      // The same messages in the same order as core/sync/session.ts.
-      const send: HostileSend = {
-        hello: channel.addMessage({ encoding: rawable(codecs.hello), onmessage: (h) => on((p) => (p.daemonHello = h as Hello)) }),
-        entries: channel.addMessage({ encoding: rawable(codecs.entries), onmessage: () => on((p) => p.entryMessages++) }),
-        vector: channel.addMessage({ encoding: rawable(codecs.vector), onmessage: () => undefined }),
-        have: channel.addMessage({ encoding: rawable(codecs.have), onmessage: () => undefined }),
-        want: channel.addMessage({ encoding: rawable(codecs.want), onmessage: () => undefined }),
-        request: channel.addMessage({ encoding: rawable(codecs.request), onmessage: (r) => on((p) => p.serve(r as ChunkRequest)) }),
-        data: channel.addMessage({ encoding: rawable(codecs.data), onmessage: () => undefined }),
-        cancel: channel.addMessage({ encoding: rawable(codecs.cancel), onmessage: () => undefined }),
-        error: channel.addMessage({ encoding: rawable(codecs.error), onmessage: (e) => on((p) => p.errors.push(e as ErrorMessage)) }),
-        inventory: channel.addMessage({ encoding: rawable(codecs.inventory), onmessage: () => undefined }),
-        drop: channel.addMessage({ encoding: rawable(codecs.drop), onmessage: () => undefined }),
-        capacity: channel.addMessage({ encoding: rawable(codecs.capacity), onmessage: () => undefined }),
-        direct: channel.addMessage({ encoding: rawable(codecs.direct), onmessage: (o) => on((p) => p.directOffers.push(o as DirectOffer)) }),
-      };
+      const send = hostileMessages(channel, {
+        hello: (h) => on((p) => (p.daemonHello = h)),
+        entries: () => on((p) => p.entryMessages++),
+        request: (r) => on((p) => p.serve(r)),
+        error: (e) => on((p) => p.errors.push(e)),
+        direct: (o) => on((p) => p.directOffers.push(o)),
+        holdsAnswer: (a) => on((p) => p.holdsAnswers.push(a)),
+      });
       peer = new HostilePeer(identity, welcome, stream, swarm, channel, send);
       channel.open();
       const p = peer;
