@@ -37,6 +37,9 @@ const noSync: JobsSync & { told: number } = {
   async confirmHolder() {
     return true;
   },
+  async askHolders() {
+    return new Map<string, boolean>();
+  },
   replicaFacts: { changed: () => { noSync.told += 1; } },
 };
 
