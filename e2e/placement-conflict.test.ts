@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConflictInfo, QuotaChange, QuotaInfo, StatusInfo } from '../core/api/types.js';
 import { formatBytes } from '../renderer/src/format.js';
 import { quotaChangeWords } from '../renderer/src/lib/words.js';
+import { writeConfig } from '../core/config/index.js';
 import { cliJson, tmpDir, waitFor, writeSeededFile } from '../core/testing/index.js';
 import { TestMesh } from '../core/testing/mesh.js';
 import { e2eUnavailable, gotoView, launchBrowser, makeConflict, moveQuotaSlider, openUi, reportScreenshots, resolveInMergeView, screenshot } from './helpers.js';
@@ -49,6 +50,9 @@ describe.skipIf(unavailable !== null)('placement, quota and merge through the UI
   beforeAll(async () => {
     base = tmpDir('canopy-e2e-pc-');
     mesh = await TestMesh.create(base, [...NAMES]);
+    // The scheduled cleanup (first run a minute after start) would drop big.bin's spare copy on
+    // its own once its priority goes down; the quota test wants eviction to be what frees it.
+    for (const n of NAMES) writeConfig(mesh.device(n).home, { jobs: { retained_overhead: 1 } });
     const folder = mesh.device('alpha').folder;
     fs.writeFileSync(path.join(folder, 'notes.txt'), 'first line\nsecond line\n');
     fs.writeFileSync(path.join(folder, 'todo.txt'), 'buy milk\n');

@@ -142,7 +142,10 @@ describe('jobs on five devices', () => {
     const found = (report.counts.corrupt ?? 0) + (report.counts.missing ?? 0);
     expect(found).toBeGreaterThanOrEqual(1);
     expect((report.counts.refetched ?? 0) + (report.counts.healedLocally ?? 0)).toBe(found);
-    for (const h of bad) expect(blake3Hex(fs.readFileSync(file(h)))).toBe(h);
+    // A chunk a peer read first was quarantined by that read instead, and sync fetches it back
+    // on its own pass: every bad chunk ends up whole, whoever healed it.
+    const whole = (h: string) => fs.existsSync(file(h)) && blake3Hex(fs.readFileSync(file(h))) === h;
+    await waitFor(() => bad.every(whole), 'every damaged chunk to be whole again', 60_000);
     expect((await job(victim.n, 'scrub')).counts).toMatchObject({ corrupt: 0, missing: 0 });
   }, 120_000);
 
