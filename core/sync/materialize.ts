@@ -163,6 +163,10 @@ export class Materializer {
         LEFT JOIN local_files f ON f.folder_id = h.folder_id AND f.path = h.path
         WHERE h.folder_id = ? GROUP BY h.path
         HAVING count(*) > 1 OR sum(f.version_id IS NOT h.version_id) > 0 ORDER BY h.path`).pluck(),
+      // One path of candidatePaths: whether it may need work (a plan of it may have actions).
+      isCandidate: db.prepare(`SELECT count(*) > 1 OR coalesce(sum(f.version_id IS NOT h.version_id), 0) > 0 FROM heads h
+        LEFT JOIN local_files f ON f.folder_id = h.folder_id AND f.path = h.path
+        WHERE h.folder_id = ? AND h.path = ?`).pluck(),
       row: db.prepare('SELECT kind, size, mtime_ms, ino, mode, version_id FROM local_files WHERE folder_id = ? AND path = ?'),
       // Same statement as the scanner's, so both write identical fast-path rows.
       upsertRow: db.prepare(`INSERT INTO local_files (folder_id, path, kind, size, mtime_ms, ino, mode, version_id)
@@ -241,6 +245,18 @@ export class Materializer {
     return plan;
   }
 
+  /**
+   * The paths among `paths` that may need work: more than one head, or a head the working
+   * copy does not reflect (a plan of the others has no action). One index lookup per path,
+   * far cheaper than planning: a batch of entries that only confirmed versions this device
+   * already shows (another device's ack) needs no pass at all.
+   */
+  mayNeedWork(folderId: string, paths: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const p of paths) if (this.stmt.isCandidate.get(folderId, p) === 1) out.push(p);
+    return out;
+  }
+
   /** What still has to come from other devices before the folder is fully materialized. */
   pending(folderId: string): { files: number; bytes: number } {
     const plan = this.plan(folderId);
@@ -260,11 +276,15 @@ export class Materializer {
    * apply(), with the fetch function made from the plan it works from (made under the
    * folder's lock), so a caller that fetches ahead in the plan's order need not plan twice.
    */
-  applyPlanned(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk): Promise<MaterializeReport> {
-    return this.lock(folderId, () => this.applyNow(folderId, paths, makeFetch));
+  applyPlanned(
+    folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk,
+    /** Called as each file or symlink of the plan is done with (written, or left for a later pass): progress. */
+    onSettled?: (action: MaterializeAction) => void,
+  ): Promise<MaterializeReport> {
+    return this.lock(folderId, () => this.applyNow(folderId, paths, makeFetch, onSettled));
   }
 
-  private async applyNow(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk): Promise<MaterializeReport> {
+  private async applyNow(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk, onSettled?: (action: MaterializeAction) => void): Promise<MaterializeReport> {
     const root = this.requireRoot(folderId);
     // An unmounted or removed folder must not be refilled from scratch in its place.
     const rootStat = await fsp.stat(root).catch(() => undefined);
@@ -275,7 +295,7 @@ export class Materializer {
     for (const p of plan.problems) this.problem(folderId, p, p.origin, report);
     report.skipped += plan.ignored.length;
 
-    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [], landedRows: [] };
+    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [], landedRows: [], onSettled };
     try {
       await this.applyActions(ctx, plan);
     } finally {
@@ -300,6 +320,7 @@ export class Materializer {
     const postponed: MaterializeAction[] = [];
     const settled = (a: MaterializeAction, outcome: Outcome) => {
       if (a.missingChunks.length > 0 && outcome !== 'done' && outcome !== 'noop') report.incomplete++;
+      ctx.onSettled?.(a);
     };
     const write = async (a: MaterializeAction) => {
       const outcome = await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, false) : this.writeSymlink(ctx, a, false)));
@@ -362,6 +383,7 @@ export class Materializer {
     const { abs, row, before, parent } = target;
 
     const chunks = a.chunks ?? this.deps.versions.chunks(v.id);
+    const missing = new Set(a.missingChunks.map((c) => c.hash));
     const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     // A plain fd rather than a FileHandle: the cheap calls on it below (fchmod, futimes, fstat,
     // close, small writes) are made synchronously, which for thousands of small files saves
@@ -382,7 +404,7 @@ export class Materializer {
         const c = chunks[i];
         // A repeated chunk (runs of zeros in disk images) is reused, not read or fetched again.
         if (!c || chunks[i - 1]?.hash === c.hash) return undefined;
-        const p = this.chunkBytes(ctx, a, c);
+        const p = this.chunkBytes(ctx, a, c, missing);
         p.catch(() => undefined); // awaited in its turn; if an earlier chunk fails first, dropped
         return p;
       };
@@ -441,17 +463,28 @@ export class Materializer {
     return 'done';
   }
 
-  /** One chunk's verified bytes: copied from a local source if any has it, else fetched and checked. */
-  private async chunkBytes(ctx: ApplyContext, a: MaterializeAction, c: ChunkRef): Promise<Buffer> {
-    const local = await this.deps.local.read(c.hash);
-    if (local) {
-      ctx.report.bytesCopiedLocally += local.byteLength;
+  /**
+   * One chunk's verified bytes: copied from a local source if any has it, else fetched and
+   * checked. A chunk the plan found in no local source (`missing`) is fetched first, without
+   * looking again (a store lookup and a query per chunk of every new file), and looked for
+   * locally only if the fetch fails (it may have arrived since).
+   */
+  private async chunkBytes(ctx: ApplyContext, a: MaterializeAction, c: ChunkRef, missing: ReadonlySet<string>): Promise<Buffer> {
+    const copy = async () => {
+      const local = await this.deps.local.read(c.hash);
+      if (local) ctx.report.bytesCopiedLocally += local.byteLength;
       return local;
+    };
+    if (!missing.has(c.hash)) {
+      const local = await copy();
+      if (local) return local;
     }
     let data: Buffer;
     try {
       data = await ctx.fetch(c.hash, c.size);
     } catch (err) {
+      const local = missing.has(c.hash) ? await copy() : undefined;
+      if (local) return local;
       const msg = err instanceof Error ? err.message : String(err);
       throw new CanopyError(isCanopyError(err) ? err.code : 'IO_ERROR', `${a.path}: could not fetch chunk ${c.hash.slice(0, 12)}: ${msg}`, { path: a.path, hash: c.hash }, { cause: err });
     }
@@ -763,6 +796,7 @@ interface ApplyContext {
   dirModes: { action: MaterializeAction; abs: string }[];
   /** Fast-path rows of files already in place, not yet written (see landed). */
   landedRows: { path: string; entry: WalkEntry; versionId: string }[];
+  onSettled: ((action: MaterializeAction) => void) | undefined;
 }
 
 type Destination =
