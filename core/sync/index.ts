@@ -126,6 +126,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private settleTimer: NodeJS.Timeout | undefined;
   /** The running pass: what its plan still has to fetch (status while files arrive, without planning the folder again). */
   private running: { folderId: string; files: number; bytes: number } | undefined;
+  /** A pass over a whole folder is under way (its figures are not known before its plan). */
+  private wholeFolderPass = false;
   /** Bytes to fetch per file in the last pass that fetched: the estimate for paths queued behind it. */
   private bytesPerFile = 0;
   private stopped = false;
@@ -582,15 +584,14 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /**
    * While passes run, the figures come from them instead of a plan of the whole folder: what
    * the running pass still has to fetch, plus the paths queued for the next passes (as many
-   * files, at the running pass's bytes per file). Undefined when idle, or when a whole-folder
-   * pass is queued (then only a plan knows).
+   * files, at the last pass's bytes per file). Undefined when idle, or when a whole-folder
+   * pass is queued or running (then only a plan knows).
    */
   private neededWhileBusy(folderId: string): { files: number; bytes: number } | undefined {
-    if (!this.materializing) return undefined;
+    if (!this.materializing || (this.wholeFolderPass && !this.running)) return undefined;
     const queued = this.dirty.get(folderId);
     if (queued === 'all') return undefined;
     const run = this.running?.folderId === folderId ? this.running : undefined;
-    if (!run && !queued) return undefined;
     const files = (run?.files ?? 0) + (queued?.size ?? 0);
     const bytes = (run?.bytes ?? 0) + (queued?.size ?? 0) * this.bytesPerFile;
     return { files, bytes: Math.round(bytes) };
@@ -659,6 +660,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       // Entries that only changed versions' state (another device's ack) often leave every path as it is.
       const list = paths === 'all' ? undefined : this.materializer.mayNeedWork(folderId, paths);
       if (list?.length === 0) continue;
+      this.wholeFolderPass = list === undefined;
       try {
         // Paths that may need work nearly all do; for a whole folder, the plan says.
         const size = list ? list.length : this.materializer.plan(folderId).actions.length;
@@ -672,6 +674,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
           return this.fetcher.sequential(plan.actions.flatMap((a) => a.missingChunks));
         }, (a) => this.settledRunning(a));
         this.running = undefined;
+        this.wholeFolderPass = false;
         this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
         this.replicaFacts.changed();
         this.emit('status', this.status());
@@ -683,6 +686,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         }
       } catch (err) {
         this.running = undefined;
+        this.wholeFolderPass = false;
         this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
         this.passIncomplete = true;
         this.retryLater();
