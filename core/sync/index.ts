@@ -136,6 +136,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
    * the whole folder, which for thousands of arriving files costs more than writing them: they
    * are reused for max(NEEDED_TTL_MS, NEEDED_COST_FACTOR x what they cost), and dropped when entries arrive
    * while idle and when materializing goes idle, so a settled folder always reports fresh figures.
+   * While passes run they are not used at all unless a whole-folder pass is due (neededWhileBusy).
    */
   private readonly neededCache = new Map<string, { at: number; cost: number; files: number; bytes: number }>();
 
@@ -598,8 +599,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   private markDirty(folderId: string, paths: Set<string> | 'all'): void {
-    // While a pass runs, entries keep arriving (a log batch at a time): the figures age out
-    // by their TTL instead of being recomputed after every batch.
+    // While a pass runs, entries keep arriving (a log batch at a time): the queued paths count
+    // in the figures (neededWhileBusy) instead of a recomputation after every batch.
     if (!this.materializing) this.neededCache.delete(folderId);
     const cur = this.dirty.get(folderId);
     if (paths === 'all' || cur === 'all') this.dirty.set(folderId, 'all');
