@@ -67,10 +67,17 @@ export class Folders {
   // Prepared once: sync asks for a folder's root on every chunk it reads or serves.
   private readonly selectAll;
   private readonly selectOne;
+  private readonly selectRoot;
 
   constructor(private readonly db: Db, private readonly log: ChangeLog, private readonly localDevice: string, private readonly home: string) {
     this.selectAll = db.prepare(`${SELECT} ORDER BY f.label, f.id`);
     this.selectOne = db.prepare(`${SELECT} AND f.id = ?`);
+    this.selectRoot = db.prepare('SELECT l.path FROM local_folders l JOIN folders f ON f.id = l.folder_id WHERE l.folder_id = ? AND f.removed_at IS NULL').pluck();
+  }
+
+  /** Where the folder is attached on this device (undefined if it is not): `get(id)?.local?.path`, for callers that ask per chunk. */
+  root(id: string): string | undefined {
+    return (this.selectRoot.get(id) as string | undefined) ?? undefined;
   }
 
   list(): Folder[] {

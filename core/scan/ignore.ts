@@ -28,11 +28,14 @@ export function loadIgnore(folderRoot: string): IgnoreMatcher {
     }
   }
   ig.add(text);
+  // Most folders have no rules: then only the temp prefix is checked (the watcher, the
+  // scanner and the materializer ask for every path they see, parents included).
+  const hasRules = text.split(/\r?\n/).some((line) => line.trim() !== '' && !line.startsWith('#'));
   return {
     ignores(rel: string, isDir: boolean): boolean {
       const base = rel.slice(rel.lastIndexOf('/') + 1);
       if (base.startsWith(TEMP_PREFIX)) return true;
-      return ig.ignores(isDir ? `${rel}/` : rel);
+      return hasRules && ig.ignores(isDir ? `${rel}/` : rel);
     },
   };
 }

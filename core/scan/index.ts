@@ -85,6 +85,12 @@ export interface IndexRow {
 }
 
 const BATCH_FILES = 1024;
+/**
+ * The first batch is smaller, and each next one twice as big up to BATCH_FILES: other
+ * devices start fetching and writing a big new tree once its first batch is recorded and
+ * sent, instead of after a full batch was hashed.
+ */
+const FIRST_BATCH_FILES = 128;
 /** Files up to this size are one or two chunks: a previous chunk list saves nothing there. */
 const HINT_MIN_BYTES = 8 * 1024 * 1024;
 const BATCH_BYTES = 512 * 1024 * 1024;
@@ -414,7 +420,8 @@ function makeBatches(files: WalkEntry[]): WalkEntry[][] {
   let cur: WalkEntry[] = [];
   let bytes = 0;
   for (const f of files) {
-    if (cur.length > 0 && (cur.length >= BATCH_FILES || bytes + f.size > BATCH_BYTES)) {
+    const limit = Math.min(BATCH_FILES, FIRST_BATCH_FILES * 2 ** out.length);
+    if (cur.length > 0 && (cur.length >= limit || bytes + f.size > BATCH_BYTES)) {
       out.push(cur);
       cur = [];
       bytes = 0;

@@ -85,14 +85,17 @@ export class ChunkFetcher {
   private async fetchFromAny(hash: string, size: number): Promise<Buffer> {
     const tried = new Set<string>();
     let lastError: unknown;
+    let known: ReadonlySet<string> | undefined;
     // Tokens first: between finding a peer with a free slot and sending the request (which
     // takes the slot) nothing may yield, or every concurrent fetch sees the same free slot.
     await this.download.take(size);
     for (;;) {
       const candidates = rankPeers(this.peers().filter((p) => !p.closed && p.hello && !tried.has(p.deviceId)));
-      const known = this.holders?.(hash);
+      // Only an order among several candidates needs it (a query per chunk otherwise wasted), once per fetch.
+      if (candidates.length > 1) known ??= this.holders?.(hash);
       // A stable sort: known holders first, each group still in EWMA rank (exploration included).
-      if (known && known.size > 0) candidates.sort((a, b) => Number(known.has(b.deviceId)) - Number(known.has(a.deviceId)));
+      const holders = known;
+      if (holders && holders.size > 0) candidates.sort((a, b) => Number(holders.has(b.deviceId)) - Number(holders.has(a.deviceId)));
       if (candidates.length === 0) {
         // This fetch gives up; if it was woken for a free slot, the next waiter gets the slot.
         this.release();

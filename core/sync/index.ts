@@ -19,7 +19,7 @@ import { DirectLinks, type DirectAddress } from '../net/direct.js';
 import { ChunkFetcher, type ChunkRef } from './fetcher.js';
 import { LocalChunks } from './local-chunks.js';
 import { HeldHere, MAX_HOLDS_PER_QUESTION } from './holds.js';
-import { Materializer } from './materialize.js';
+import { Materializer, type MaterializeAction, type MaterializePlan } from './materialize.js';
 import { answerPairing, requestPairing } from './pairing.js';
 import { RateLimiter } from './rate-limit.js';
 import { fetchIntoStore } from './fetch-chunks.js';
@@ -89,6 +89,13 @@ const NEEDED_COST_FACTOR = 50;
  * passes (a single edit) keep it running, so nothing waits for a rescan.
  */
 const QUIET_WATCH_MIN_ACTIONS = 64;
+/**
+ * How long materializing must stay idle before paused watchers resume (a rewalk of the
+ * folder and a full rescan) and designated chunks are pulled (placement of every chunk):
+ * files arriving in many log batches leave short gaps between passes, and doing either in
+ * each gap costs more than the passes themselves.
+ */
+const SETTLE_MS = 1000;
 
 export class SyncService extends EventEmitter<SyncEvents> {
   readonly ingest: LogIngest;
@@ -131,12 +138,24 @@ export class SyncService extends EventEmitter<SyncEvents> {
   private materializing: Promise<void> | undefined;
   /** The last materialize run left chunks it could not get (a retry is due). */
   private passIncomplete = false;
+  /** Folders whose watcher a pass paused; they resume once materializing has settled (SETTLE_MS). */
+  private readonly quiet = new Set<string>();
+  /** A pass ran since materializing last settled (else there is nothing new to pull for). */
+  private passRan = false;
+  private settleTimer: NodeJS.Timeout | undefined;
+  /** The running pass: what its plan still has to fetch (status while files arrive, without planning the folder again). */
+  private running: { folderId: string; files: number; bytes: number } | undefined;
+  /** A pass over a whole folder is under way (its figures are not known before its plan). */
+  private wholeFolderPass = false;
+  /** Bytes to fetch per file in the last pass that fetched: the estimate for paths queued behind it. */
+  private bytesPerFile = 0;
   private stopped = false;
   /**
    * Each folder's last "still needed" figures (status, progress ticks). Computing them plans
    * the whole folder, which for thousands of arriving files costs more than writing them: they
    * are reused for max(NEEDED_TTL_MS, NEEDED_COST_FACTOR x what they cost), and dropped when entries arrive
    * while idle and when materializing goes idle, so a settled folder always reports fresh figures.
+   * While passes run they are not used at all unless a whole-folder pass is due (neededWhileBusy).
    */
   private readonly neededCache = new Map<string, { at: number; cost: number; files: number; bytes: number }>();
 
@@ -144,7 +163,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     super();
     const { db, identity, config } = engine;
     this.ingest = new LogIngest(db, identity.deviceId, engine.confirmations);
-    const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
+    const folderRoot = (id: string) => engine.folders.root(id);
     this.local = new LocalChunks(db, engine.store, folderRoot);
     this.heldHere = new HeldHere(db, engine.store, folderRoot);
     this.onDemand = new OnDemand(db);
@@ -233,6 +252,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     this.stopped = true;
     clearInterval(this.inviteTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.settleTimer);
     this.links.stop();
     this.replicaFacts.stop();
     clearInterval(this.pullTimer);
@@ -241,6 +261,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     await this.direct?.stop();
     await this.network.stop();
     await this.materializing?.catch(() => undefined);
+    await this.resumeQuiet();
   }
 
   /** Stops connecting and drops connections (a laptop going to sleep); state is kept. */
@@ -655,6 +676,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
   }
 
   private needed(folderId: string): { files: number; bytes: number } {
+    const live = this.neededWhileBusy(folderId);
+    if (live) return live;
     const start = performance.now();
     const cached = this.neededCache.get(folderId);
     const ttl = this.materializing ? NEEDED_TTL_BUSY_MS : NEEDED_TTL_MS;
@@ -665,9 +688,25 @@ export class SyncService extends EventEmitter<SyncEvents> {
     return p;
   }
 
+  /**
+   * While passes run, the figures come from them instead of a plan of the whole folder: what
+   * the running pass still has to fetch, plus the paths queued for the next passes (as many
+   * files, at the last pass's bytes per file). Undefined when idle, or when a whole-folder
+   * pass is queued or running (then only a plan knows).
+   */
+  private neededWhileBusy(folderId: string): { files: number; bytes: number } | undefined {
+    if (!this.materializing || (this.wholeFolderPass && !this.running)) return undefined;
+    const queued = this.dirty.get(folderId);
+    if (queued === 'all') return undefined;
+    const run = this.running?.folderId === folderId ? this.running : undefined;
+    const files = (run?.files ?? 0) + (queued?.size ?? 0);
+    const bytes = (run?.bytes ?? 0) + (queued?.size ?? 0) * this.bytesPerFile;
+    return { files, bytes: Math.round(bytes) };
+  }
+
   private markDirty(folderId: string, paths: Set<string> | 'all'): void {
-    // While a pass runs, entries keep arriving (a log batch at a time): the figures age out
-    // by their TTL instead of being recomputed after every batch.
+    // While a pass runs, entries keep arriving (a log batch at a time): the queued paths count
+    // in the figures (neededWhileBusy) instead of a recomputation after every batch.
     if (!this.materializing) this.neededCache.delete(folderId);
     const cur = this.dirty.get(folderId);
     if (paths === 'all' || cur === 'all') this.dirty.set(folderId, 'all');
@@ -677,62 +716,103 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   private kick(): void {
     if (this.materializing || this.stopped) return;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
     // While files arrive, the UI and `canopy status` get progress every second.
     const ticker = setInterval(() => this.emit('status', this.status()), 1000);
     ticker.unref();
     this.materializing = this.materializeAll().finally(() => {
       clearInterval(ticker);
       this.materializing = undefined;
+      this.running = undefined;
       this.neededCache.clear();
       if (this.dirty.size > 0) this.kick();
       else {
         // Everything the passes wanted arrived: devices let in above the cap for it count again.
         if (!this.passIncomplete) this.links.settled();
-        void this.pullDesignated();
+        this.settleLater();
       }
     });
   }
 
+  /** Once no pass has run for SETTLE_MS: paused watchers resume, and designated chunks are pulled. */
+  private settleLater(): void {
+    if (this.stopped || (this.quiet.size === 0 && !this.passRan)) return;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      if (this.materializing || this.stopped) return;
+      const pull = this.passRan;
+      this.passRan = false;
+      void this.resumeQuiet().then(() => {
+        if (pull) void this.pullDesignated();
+      });
+    }, SETTLE_MS);
+    this.settleTimer.unref();
+  }
+
+  private async resumeQuiet(): Promise<void> {
+    for (const folderId of [...this.quiet]) {
+      this.quiet.delete(folderId);
+      await this.engine.resumeWatching(folderId).catch((err: unknown) => this.emit('log', `watching folder ${folderId} again failed: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }
+
   private async materializeAll(): Promise<void> {
-    // Folders whose watcher is paused for a large pass; it stays paused while more passes
-    // follow (files arriving in several log batches), and resumes once all are done.
-    const quiet = new Set<string>();
     this.passIncomplete = false;
-    try {
-      while (this.dirty.size > 0 && !this.stopped) {
-        const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
-        this.dirty.delete(folderId);
-        if (!this.engine.folders.get(folderId)?.local) continue;
-        const list = paths === 'all' ? undefined : [...paths];
-        try {
-          // Paths that arrived in entries nearly all need work; for a whole folder, the plan says.
-          const size = list ? list.length : this.materializer.plan(folderId).actions.length;
-          // Outside apply: the watcher may be finishing a scan, which needs the folder lock apply holds.
-          if (size >= QUIET_WATCH_MIN_ACTIONS && !quiet.has(folderId) && (await this.engine.pauseWatching(folderId))) quiet.add(folderId);
-          const report = await this.materializer.applyPlanned(folderId, list, (plan) => {
-            const order: ChunkRef[] = plan.actions.flatMap((a) => a.missingChunks);
-            return this.fetcher.sequential(order);
-          });
-          this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
-          this.replicaFacts.changed();
-          this.emit('status', this.status());
-          // Only this pass's paths: others still needed are dirty themselves and get their own pass.
-          if (report.incomplete > 0) {
-            this.passIncomplete = true;
-            this.links.needMore();
-            this.retryLater();
-          }
-        } catch (err) {
-          this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
+    while (this.dirty.size > 0 && !this.stopped) {
+      const [folderId, paths] = this.dirty.entries().next().value as [string, Set<string> | 'all'];
+      this.dirty.delete(folderId);
+      if (!this.engine.folders.get(folderId)?.local) continue;
+      // Entries that only changed versions' state (another device's ack) often leave every path as it is.
+      const list = paths === 'all' ? undefined : this.materializer.mayNeedWork(folderId, paths);
+      if (list?.length === 0) continue;
+      this.wholeFolderPass = list === undefined;
+      try {
+        // Paths that may need work nearly all do; for a whole folder, the plan says.
+        const size = list ? list.length : this.materializer.plan(folderId).actions.length;
+        // Outside apply: the watcher may be finishing a scan, which needs the folder lock apply holds.
+        // A paused watcher stays paused while more passes follow (files arriving in several log
+        // batches), and resumes once they have settled (settleLater).
+        if (size >= QUIET_WATCH_MIN_ACTIONS && !this.quiet.has(folderId) && (await this.engine.pauseWatching(folderId))) this.quiet.add(folderId);
+        this.passRan = true;
+        const report = await this.materializer.applyPlanned(folderId, list, (plan) => {
+          this.startRunning(folderId, plan);
+          return this.fetcher.sequential(plan.actions.flatMap((a) => a.missingChunks));
+        }, (a) => this.settledRunning(a));
+        this.running = undefined;
+        this.wholeFolderPass = false;
+        this.emit('materialized', { folderId, written: report.written, deleted: report.deleted });
+        this.replicaFacts.changed();
+        this.emit('status', this.status());
+        // Only this pass's paths: others still needed are dirty themselves and get their own pass.
+        if (report.incomplete > 0) {
           this.passIncomplete = true;
+          this.links.needMore();
           this.retryLater();
         }
-      }
-    } finally {
-      for (const folderId of quiet) {
-        await this.engine.resumeWatching(folderId).catch((err: unknown) => this.emit('log', `watching folder ${folderId} again failed: ${err instanceof Error ? err.message : String(err)}`));
+      } catch (err) {
+        this.running = undefined;
+        this.wholeFolderPass = false;
+        this.emit('log', `sync of folder ${folderId} failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.passIncomplete = true;
+        this.retryLater();
       }
     }
+  }
+
+  /** A pass starts from its plan: its figures are what status reports meanwhile (neededWhileBusy). */
+  private startRunning(folderId: string, plan: MaterializePlan): void {
+    const files = plan.actions.filter((a) => a.missingChunks.length > 0).length;
+    if (files > 0) this.bytesPerFile = plan.bytesMissing / files;
+    this.running = { folderId, files, bytes: plan.bytesMissing };
+  }
+
+  /** One path of the running pass is done (written, or given up for now). */
+  private settledRunning(a: MaterializeAction): void {
+    if (!this.running || a.missingChunks.length === 0) return;
+    this.running.files = Math.max(0, this.running.files - 1);
+    this.running.bytes = Math.max(0, this.running.bytes - a.missingBytes);
   }
 
   /** Chunks no connected device had: try again shortly (a peer may have come online). */

@@ -65,9 +65,9 @@ export class LocalChunks {
    * caller is about to replace: "is this chunk held anywhere else?").
    */
   async readFromWorkingCopy(hash: string, exclude?: { folderId: string; path: string }): Promise<Buffer | undefined> {
-    for (const loc of this.locations(hash)) {
+    for (const loc of this.rootedLocations(hash)) {
       if (exclude && loc.folderId === exclude.folderId && loc.path === exclude.path) continue;
-      const data = await this.readAt(loc, hash);
+      const data = await this.readIn(loc.root, loc, hash);
       if (data) return data;
     }
     return undefined;
@@ -76,7 +76,11 @@ export class LocalChunks {
   /** Reads one location and returns the bytes only if they hash to `hash`. */
   async readAt(loc: ChunkLocation, hash: string): Promise<Buffer | undefined> {
     const root = this.folderRoot(loc.folderId);
-    if (root === undefined || !(loc.size >= 0 && loc.size <= MAX_CHUNK_BYTES) || !Number.isSafeInteger(loc.offset) || loc.offset < 0) return undefined;
+    return root === undefined ? undefined : this.readIn(root, loc, hash);
+  }
+
+  private async readIn(root: string, loc: ChunkLocation, hash: string): Promise<Buffer | undefined> {
+    if (!(loc.size >= 0 && loc.size <= MAX_CHUNK_BYTES) || !Number.isSafeInteger(loc.offset) || loc.offset < 0) return undefined;
     if (loc.size <= SYNC_READ_BYTES) return readSmall(path.join(root, loc.path), loc, hash);
     let fh: fsp.FileHandle;
     try {
@@ -103,7 +107,20 @@ export class LocalChunks {
 
   /** Working-copy locations indexed as holding `hash`, in attached folders only. */
   locations(hash: string): ChunkLocation[] {
-    return (this.stmt.locations.all(hash) as ChunkLocation[]).filter((l) => this.folderRoot(l.folderId) !== undefined);
+    return this.rootedLocations(hash).map(({ root, ...loc }) => (void root, loc));
+  }
+
+  /** locations(), each with its folder's root, looked up once per folder (serving a chunk reads one of them). */
+  private rootedLocations(hash: string): (ChunkLocation & { root: string })[] {
+    const rows = this.stmt.locations.all(hash) as ChunkLocation[];
+    const roots = new Map<string, string | undefined>();
+    const out: (ChunkLocation & { root: string })[] = [];
+    for (const l of rows) {
+      if (!roots.has(l.folderId)) roots.set(l.folderId, this.folderRoot(l.folderId));
+      const root = roots.get(l.folderId);
+      if (root !== undefined) out.push({ ...l, root });
+    }
+    return out;
   }
 }
 

@@ -163,6 +163,43 @@ describe('materializer', () => {
     await expectBClean();
   });
 
+  it('tells which paths may need a pass: not those the working copy shows, nor unknown ones; a branch does', async () => {
+    fs.writeFileSync(a('x.txt'), 'x');
+    fs.writeFileSync(a('y.txt'), 'y');
+    await sync();
+    const asked = ['nope.txt', 'x.txt', 'y.txt'];
+    expect(B.mat.mayNeedWork(FOLDER, asked)).toEqual([]);
+    fs.writeFileSync(a('y.txt'), 'y, edited');
+    await scanA();
+    pull(A, B);
+    expect(B.mat.mayNeedWork(FOLDER, asked)).toEqual(['y.txt']);
+    // Edited on both sides: B shows its own head, but a second head makes it a candidate.
+    fs.writeFileSync(b('x.txt'), 'x, edited on b');
+    await B.engine.scan(FOLDER);
+    fs.writeFileSync(a('x.txt'), 'x, edited on a');
+    await scanA();
+    pull(A, B);
+    expect(B.mat.mayNeedWork(FOLDER, asked)).toEqual(['x.txt', 'y.txt']);
+    expect(B.mat.plan(FOLDER, asked).actions.map((x) => x.path).every((p) => B.mat.mayNeedWork(FOLDER, asked).includes(p))).toBe(true);
+  });
+
+  it('fetches a chunk the plan found nowhere here without looking again, and copies it if it arrived when the fetch fails', async () => {
+    fs.writeFileSync(a('late.txt'), 'arrives by another way');
+    await scanA();
+    pull(A, B);
+    const data = fs.readFileSync(a('late.txt'));
+    const asked: string[] = [];
+    // The chunk lands in B's store while the fetch is under way, and the fetch itself fails.
+    const r = await B.mat.apply(FOLDER, undefined, async (hash) => {
+      asked.push(hash);
+      await B.engine.store.put(hash, data);
+      throw new Error('peer went offline');
+    });
+    expect(asked).toEqual(B.engine.versions.chunks(headA('late.txt').id).map((c) => c.hash));
+    expect(r).toMatchObject({ written: 1, problems: [], bytesFetched: 0, bytesCopiedLocally: data.length });
+    expect(fs.readFileSync(b('late.txt')).equals(data)).toBe(true);
+  });
+
   it('applies an edit by fetching only the changed chunks and copying the rest from the old file', async () => {
     writeSeededFile(a('big.bin'), 8 * 1024 * 1024, 'v1');
     await sync();

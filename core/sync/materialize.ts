@@ -152,6 +152,9 @@ export class Materializer {
   private readonly stmt;
   private readonly lock: FolderLock;
   private readonly isRoot = process.getuid?.() === 0;
+  /** Temp names: random per materializer, then a counter (a random draw per file costs more than the rest of its name). */
+  private readonly tempStem = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
+  private tempCount = 0;
 
   constructor(private readonly deps: MaterializerDeps) {
     const db = deps.db;
@@ -163,6 +166,10 @@ export class Materializer {
         LEFT JOIN local_files f ON f.folder_id = h.folder_id AND f.path = h.path
         WHERE h.folder_id = ? GROUP BY h.path
         HAVING count(*) > 1 OR sum(f.version_id IS NOT h.version_id) > 0 ORDER BY h.path`).pluck(),
+      // One path of candidatePaths: whether it may need work (a plan of it may have actions).
+      isCandidate: db.prepare(`SELECT count(*) > 1 OR coalesce(sum(f.version_id IS NOT h.version_id), 0) > 0 FROM heads h
+        LEFT JOIN local_files f ON f.folder_id = h.folder_id AND f.path = h.path
+        WHERE h.folder_id = ? AND h.path = ?`).pluck(),
       row: db.prepare('SELECT kind, size, mtime_ms, ino, mode, version_id FROM local_files WHERE folder_id = ? AND path = ?'),
       // Same statement as the scanner's, so both write identical fast-path rows.
       upsertRow: db.prepare(`INSERT INTO local_files (folder_id, path, kind, size, mtime_ms, ino, mode, version_id)
@@ -172,6 +179,11 @@ export class Materializer {
         ON CONFLICT (folder_id, path) DO UPDATE SET origin = excluded.origin, code = excluded.code, message = excluded.message, seen_at = excluded.seen_at`),
       clearProblem: db.prepare('DELETE FROM sync_problems WHERE folder_id = ? AND path = ?'),
     };
+  }
+
+  /** A name for a temp file no other writer uses (created with O_EXCL all the same). */
+  private tempName(): string {
+    return `${this.tempStem}${(this.tempCount++).toString(36)}`;
   }
 
   /** What the working copy of `folderId` needs to show the preferred heads of `paths` (default: every path with heads). */
@@ -241,6 +253,18 @@ export class Materializer {
     return plan;
   }
 
+  /**
+   * The paths among `paths` that may need work: more than one head, or a head the working
+   * copy does not reflect (a plan of the others has no action). One index lookup per path,
+   * far cheaper than planning: a batch of entries that only confirmed versions this device
+   * already shows (another device's ack) needs no pass at all.
+   */
+  mayNeedWork(folderId: string, paths: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const p of paths) if (this.stmt.isCandidate.get(folderId, p) === 1) out.push(p);
+    return out;
+  }
+
   /** What still has to come from other devices before the folder is fully materialized. */
   pending(folderId: string): { files: number; bytes: number } {
     const plan = this.plan(folderId);
@@ -260,11 +284,15 @@ export class Materializer {
    * apply(), with the fetch function made from the plan it works from (made under the
    * folder's lock), so a caller that fetches ahead in the plan's order need not plan twice.
    */
-  applyPlanned(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk): Promise<MaterializeReport> {
-    return this.lock(folderId, () => this.applyNow(folderId, paths, makeFetch));
+  applyPlanned(
+    folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk,
+    /** Called as each file or symlink of the plan is done with (written, or left for a later pass): progress. */
+    onSettled?: (action: MaterializeAction) => void,
+  ): Promise<MaterializeReport> {
+    return this.lock(folderId, () => this.applyNow(folderId, paths, makeFetch, onSettled));
   }
 
-  private async applyNow(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk): Promise<MaterializeReport> {
+  private async applyNow(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk, onSettled?: (action: MaterializeAction) => void): Promise<MaterializeReport> {
     const root = this.requireRoot(folderId);
     // An unmounted or removed folder must not be refilled from scratch in its place.
     const rootStat = await fsp.stat(root).catch(() => undefined);
@@ -275,11 +303,11 @@ export class Materializer {
     for (const p of plan.problems) this.problem(folderId, p, p.origin, report);
     report.skipped += plan.ignored.length;
 
-    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [], landedRows: [] };
+    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [], landedRows: [], onSettled };
     try {
       await this.applyActions(ctx, plan);
     } finally {
-      this.recordLanded(ctx);
+      await this.recordLanded(ctx);
     }
     return report;
   }
@@ -300,6 +328,7 @@ export class Materializer {
     const postponed: MaterializeAction[] = [];
     const settled = (a: MaterializeAction, outcome: Outcome) => {
       if (a.missingChunks.length > 0 && outcome !== 'done' && outcome !== 'noop') report.incomplete++;
+      ctx.onSettled?.(a);
     };
     const write = async (a: MaterializeAction) => {
       const outcome = await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, false) : this.writeSymlink(ctx, a, false)));
@@ -310,7 +339,7 @@ export class Materializer {
     await eachLimit(together, WRITE_CONCURRENCY, write);
     for (const a of after) await write(a);
     postponed.sort((a, b) => cmp(a.path, b.path));
-    this.recordLanded(ctx); // the deletes below read rows of their own
+    await this.recordLanded(ctx); // the deletes below read rows of their own
     for (const a of deletes) await this.run(ctx, a, () => this.remove(ctx, a));
     // Files that replace a directory whose contents were only removed by the deletes above.
     for (const a of postponed) settled(a, await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, true) : this.writeSymlink(ctx, a, true))));
@@ -362,7 +391,8 @@ export class Materializer {
     const { abs, row, before, parent } = target;
 
     const chunks = a.chunks ?? this.deps.versions.chunks(v.id);
-    const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const missing = new Set(a.missingChunks.map((c) => c.hash));
+    const tmp = path.join(path.dirname(abs), this.tempName());
     // A plain fd rather than a FileHandle: the cheap calls on it below (fchmod, futimes, fstat,
     // close, small writes) are made synchronously, which for thousands of small files saves
     // more time than anything else here (a trip through the thread pool costs more than the
@@ -382,7 +412,7 @@ export class Materializer {
         const c = chunks[i];
         // A repeated chunk (runs of zeros in disk images) is reused, not read or fetched again.
         if (!c || chunks[i - 1]?.hash === c.hash) return undefined;
-        const p = this.chunkBytes(ctx, a, c);
+        const p = this.chunkBytes(ctx, a, c, missing);
         p.catch(() => undefined); // awaited in its turn; if an earlier chunk fails first, dropped
         return p;
       };
@@ -441,17 +471,28 @@ export class Materializer {
     return 'done';
   }
 
-  /** One chunk's verified bytes: copied from a local source if any has it, else fetched and checked. */
-  private async chunkBytes(ctx: ApplyContext, a: MaterializeAction, c: ChunkRef): Promise<Buffer> {
-    const local = await this.deps.local.read(c.hash);
-    if (local) {
-      ctx.report.bytesCopiedLocally += local.byteLength;
+  /**
+   * One chunk's verified bytes: copied from a local source if any has it, else fetched and
+   * checked. A chunk the plan found in no local source (`missing`) is fetched first, without
+   * looking again (a store lookup and a query per chunk of every new file), and looked for
+   * locally only if the fetch fails (it may have arrived since).
+   */
+  private async chunkBytes(ctx: ApplyContext, a: MaterializeAction, c: ChunkRef, missing: ReadonlySet<string>): Promise<Buffer> {
+    const copy = async () => {
+      const local = await this.deps.local.read(c.hash);
+      if (local) ctx.report.bytesCopiedLocally += local.byteLength;
       return local;
+    };
+    if (!missing.has(c.hash)) {
+      const local = await copy();
+      if (local) return local;
     }
     let data: Buffer;
     try {
       data = await ctx.fetch(c.hash, c.size);
     } catch (err) {
+      const local = missing.has(c.hash) ? await copy() : undefined;
+      if (local) return local;
       const msg = err instanceof Error ? err.message : String(err);
       throw new CanopyError(isCanopyError(err) ? err.code : 'IO_ERROR', `${a.path}: could not fetch chunk ${c.hash.slice(0, 12)}: ${msg}`, { path: a.path, hash: c.hash }, { cause: err });
     }
@@ -472,7 +513,7 @@ export class Materializer {
     if (typeof target === 'string') return target;
     const { abs, row, before, parent } = target;
 
-    const tmp = path.join(path.dirname(abs), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const tmp = path.join(path.dirname(abs), this.tempName());
     let written: Stats;
     try {
       // Created at a temp name and renamed into place: rename replaces a symlink without following it.
@@ -677,29 +718,45 @@ export class Materializer {
   }
 
   /**
-   * After a rename: make it durable, then record the fast-path row. The row describes the
-   * inode that was written (`written`: its stats taken before the rename, equal to an lstat
-   * of the result), so if a local program replaced the file in the instant after the rename,
-   * the row does not match it and the next scan records that edit instead of missing it.
+   * After a rename: the fast-path row, recorded with its batch (recordLanded). The row
+   * describes the inode that was written (`written`: its stats taken before the rename, equal
+   * to an lstat of the result), so if a local program replaced the file in the instant after
+   * the rename, the row does not match it and the next scan records that edit instead of
+   * missing it.
    */
   private async landed(ctx: ApplyContext, a: MaterializeAction, abs: string, written: Stats): Promise<void> {
-    // The directory entry must be on disk before the row says so; otherwise a crash could
-    // leave the old file under a row naming the new version, and a scan would then record
-    // the old bytes as a successor of the new version.
-    await this.syncDirGrouped(path.dirname(abs));
     // Rows are written in batches, one transaction each (thousands of small files otherwise
     // cost a transaction apiece). A crash before a batch is written loses nothing: the files
     // are whole and in place, and the next scan adopts them as the versions they are.
-    ctx.landedRows.push({ path: a.path, entry: entryFromStats(a.path, written) as WalkEntry, versionId: a.version.id });
-    if (ctx.landedRows.length >= LANDED_BATCH) this.recordLanded(ctx);
+    ctx.landedRows.push({ path: a.path, dir: path.dirname(abs), entry: entryFromStats(a.path, written) as WalkEntry, versionId: a.version.id });
+    if (ctx.landedRows.length >= LANDED_BATCH) await this.recordLanded(ctx);
   }
 
-  /** Writes the fast-path rows of the files landed so far (see landed). */
-  private recordLanded(ctx: ApplyContext): void {
+  /**
+   * Writes the fast-path rows of the files landed so far (see landed), once their directories
+   * are flushed: a directory entry must be on disk before a row says so, otherwise a crash
+   * could leave the old file under a row naming the new version, and a scan would then record
+   * the old bytes as a successor of the new version. One fsync per directory per batch, not
+   * one per file (small files arrive by the hundred per directory).
+   */
+  private async recordLanded(ctx: ApplyContext): Promise<void> {
     if (ctx.landedRows.length === 0) return;
     const rows = ctx.landedRows.splice(0);
+    const dirs = [...new Set(rows.map((r) => r.dir))];
+    const synced = await Promise.allSettled(dirs.map((d) => this.syncDirGrouped(d)));
+    const failed = new Set<string>();
+    synced.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      const dir = dirs[i] as string;
+      failed.add(dir);
+      // The files are in place, but not known to be durable: no row, so the next scan looks at them again.
+      const e = errnoCode(r.reason) ? fromFsError(r.reason, 'flushing', dir) : new CanopyError('IO_ERROR', `flushing ${dir} failed: ${String(r.reason)}`);
+      const rel = path.relative(ctx.root, dir).split(path.sep).join('/');
+      this.problem(ctx.folderId, { path: rel, code: e.code, message: e.message }, null, ctx.report);
+    });
     this.deps.db.transaction(() => {
-      for (const { path: rel, entry, versionId } of rows) {
+      for (const { path: rel, dir, entry, versionId } of rows) {
+        if (failed.has(dir)) continue;
         this.stmt.upsertRow.run(ctx.folderId, rel, entry.kind, entry.size, entry.mtimeMs, entry.ino, entry.mode, versionId);
         this.stmt.clearProblem.run(ctx.folderId, rel);
       }
@@ -761,8 +818,9 @@ interface ApplyContext {
   fetch: FetchChunk;
   report: MaterializeReport;
   dirModes: { action: MaterializeAction; abs: string }[];
-  /** Fast-path rows of files already in place, not yet written (see landed). */
-  landedRows: { path: string; entry: WalkEntry; versionId: string }[];
+  /** Fast-path rows of files already in place, not yet written (see landed), with the directory each is in. */
+  landedRows: { path: string; dir: string; entry: WalkEntry; versionId: string }[];
+  onSettled: ((action: MaterializeAction) => void) | undefined;
 }
 
 type Destination =
