@@ -5,15 +5,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { duplexPair } from 'node:stream';
+import NoiseSecretStream from '@hyperswarm/secret-stream';
+import type { SecretStream } from 'hyperswarm';
+import Protomux from 'protomux';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { blake3Hex } from '../chunking/hash.js';
 import { Engine } from '../engine/index.js';
-import type { HoldsAnswer, HoldsQuestion } from '../net/messages.js';
-import { Raw, type HostileSend } from '../testing/hostile-peer.js';
-import { sessionWithScriptedPeer as scriptedPair, type ScriptedPair } from '../testing/session-pair.js';
-import { seededBytes, tmpDir, writeSeededFile } from '../testing/index.js';
+import { PROTOCOL_VERSION, SYNC_PROTOCOL, type ErrorMessage, type HoldsAnswer, type HoldsQuestion } from '../net/messages.js';
+import { hostileMessages, Raw, type HostileSend } from '../testing/hostile-peer.js';
+import { seededBytes, tmpDir, waitFor, writeSeededFile } from '../testing/index.js';
 import { fromBitfield, HeldHere, toBitfield } from './holds.js';
+import { RateLimiter } from './rate-limit.js';
+import { PeerSession } from './session.js';
 
 describe('the answer bitfield', () => {
   it('round-trips any answer', () => {
@@ -62,9 +67,34 @@ describe('what a device says it holds', () => {
   });
 });
 
-/** A real PeerSession (the asker) and a peer that answers holder questions with `answer`. */
-function sessionWithScriptedPeer(answer: (q: HoldsQuestion, send: HostileSend) => void): Promise<ScriptedPair> {
-  return scriptedPair((peer) => ({ holdsQuestion: (q) => answer(q, peer.send()) }));
+/** A real PeerSession (the asker) and a scripted peer on the other end of an in-memory Noise stream pair. */
+async function sessionWithScriptedPeer(answer: (q: HoldsQuestion, send: HostileSend) => void): Promise<{ session: PeerSession; peerErrors: ErrorMessage[]; logs: string[]; close(): void }> {
+  const [rawA, rawB] = duplexPair();
+  const a = new NoiseSecretStream(true, rawA);
+  const b = new NoiseSecretStream(false, rawB);
+  for (const s of [a, b]) s.on('error', () => undefined);
+  const logs: string[] = [];
+  const session = new PeerSession({ stream: a as unknown as SecretStream, publicKey: Buffer.alloc(32), deviceId: 'peer', member: true }, {
+    hello: () => ({ protocol: PROTOCOL_VERSION, deviceId: 'asker', name: 'asker', labels: {}, vector: [], storeMaxBytes: 0, storeUsedBytes: 0 }),
+    onHello: () => undefined, onEntries: () => undefined, onVector: () => undefined, onClose: () => undefined,
+    serveChunk: async () => undefined, log: (line) => logs.push(line),
+  }, new RateLimiter(0));
+  const channel = Protomux.from(b as unknown as SecretStream).createChannel({ protocol: SYNC_PROTOCOL, unique: true });
+  if (!channel) throw new Error('no channel');
+  const peerErrors: ErrorMessage[] = [];
+  let send: HostileSend | undefined;
+  send = hostileMessages(channel, {
+    holdsQuestion: (q) => answer(q, send as HostileSend),
+    error: (e) => peerErrors.push(e),
+  });
+  channel.open();
+  send.hello.send({ protocol: PROTOCOL_VERSION, deviceId: 'peer', name: 'peer', labels: {}, vector: [], storeMaxBytes: 0, storeUsedBytes: 0 });
+  await waitFor(() => session.hello !== undefined, 'the session to hear the peer\'s hello');
+  return { session, peerErrors, logs, close: () => {
+    session.close();
+    a.destroy();
+    b.destroy();
+  } };
 }
 
 const HASHES = ['11', '22', '33'].map((x) => x.repeat(32));

@@ -29,8 +29,6 @@ const SERVE_CONCURRENCY = 8;
  */
 const SEND_AHEAD = 2;
 const MAX_QUEUED_SERVES = 256;
-/** Chunks up to this size are sent batched with other small messages (see send). */
-const BATCHED_DATA_BYTES = 64 * 1024;
 /** Holder questions a peer may have this device working on at once (an honest asker has one). */
 const MAX_OPEN_HOLDS_QUESTIONS = 8;
 /** How long the asker waits for an answer; silence (a device that does not know the question) means "ask another way". */
@@ -107,8 +105,6 @@ export class PeerSession {
   private serving = 0;
   /** Chunks sent since the stream last drained (see SEND_AHEAD). */
   private sentSinceDrain = 0;
-  /** Small messages are being gathered into one write (see send). */
-  private batching = false;
   private readonly cancelled = new Set<number>();
 
   constructor(private readonly conn: PeerConnection, private readonly handlers: SessionHandlers, private readonly upload: RateLimiter) {
@@ -187,12 +183,12 @@ export class PeerSession {
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        this.send(this.m.cancel, { id }, true);
+        this.send(this.m.cancel, { id });
         this.stats.failure();
         reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} did not send chunk ${hash.slice(0, 12)} in time`));
       }, timeoutMs);
       this.pending.set(id, { hash, size, started: performance.now(), resolve, reject, timer });
-      this.send(this.m.request, { id, hash: Buffer.from(hash, 'hex'), size }, true);
+      this.send(this.m.request, { id, hash: Buffer.from(hash, 'hex'), size });
     });
   }
 
@@ -221,7 +217,6 @@ export class PeerSession {
     if (this.closed) return;
     this.handlers.log(`cutting off device ${this.deviceId.slice(0, 8)}: ${code}: ${message}`);
     const stream = this.conn.stream;
-    this.flushBatch();
     try {
       this.m.error.send({ id: 0, code, message: message.slice(0, 500) });
     } catch {
@@ -241,35 +236,13 @@ export class PeerSession {
   }
 
   close(): void {
-    this.flushBatch();
     this.channel.close();
     this.teardown();
   }
 
-  /**
-   * Sends one message. Small ones (`batch`: requests, small chunks, cancels, per-request
-   * errors) sent within one turn of the event loop leave together, as one protomux batch
-   * and one write: 10,000 files of 4 KiB otherwise cost 20,000 socket writes. Anything else
-   * first flushes what is batched (order kept) and goes out alone, never copied into a batch.
-   */
-  private send<T>(m: Message<T>, value: T, batch = false): boolean {
+  private send<T>(m: Message<T>, value: T): boolean {
     if (this.closed) return false;
-    if (!batch) {
-      this.flushBatch();
-      return m.send(value);
-    }
-    if (!this.batching) {
-      this.batching = true;
-      this.channel.cork();
-      setImmediate(() => this.flushBatch());
-    }
     return m.send(value);
-  }
-
-  private flushBatch(): void {
-    if (!this.batching) return;
-    this.batching = false;
-    this.channel.uncork();
   }
 
   private onHello(h: Hello): void {
@@ -398,7 +371,7 @@ export class PeerSession {
       const data = await this.handlers.serveChunk(hash, r.size);
       if (this.closed || this.cancelled.delete(r.id)) return;
       if (!data) {
-        this.send(this.m.error, { id: r.id, code: 'NOT_FOUND', message: 'chunk not held here' }, true);
+        this.send(this.m.error, { id: r.id, code: 'NOT_FOUND', message: 'chunk not held here' });
         return;
       }
       await this.upload.take(data.length);
@@ -406,7 +379,7 @@ export class PeerSession {
       if (this.closed || this.cancelled.delete(r.id)) return;
       this.sentSinceDrain++;
       this.stats.bytesOut += data.length;
-      this.send(this.m.data, { id: r.id, hash: r.hash, data }, data.length <= BATCHED_DATA_BYTES);
+      this.send(this.m.data, { id: r.id, hash: r.hash, data });
     } catch (err) {
       this.send(this.m.error, { id: r.id, code: 'IO_ERROR', message: err instanceof Error ? err.message : String(err) });
     }
@@ -457,7 +430,6 @@ export class PeerSession {
 
   private teardown(): void {
     if (this.closed) return;
-    this.flushBatch(); // the mux is shared (pairing): its cork count must come back to zero
     this.closed = true;
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);

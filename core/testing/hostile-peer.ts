@@ -84,7 +84,6 @@ export interface HostileReceive {
   hello?(h: Hello): void;
   entries?(): void;
   request?(r: ChunkRequest): void;
-  data?(d: ChunkData): void;
   error?(e: ErrorMessage): void;
   direct?(o: DirectOffer): void;
   holdsQuestion?(q: HoldsQuestion): void;
@@ -105,7 +104,7 @@ export function hostileMessages(channel: Channel, on: HostileReceive): HostileSe
     have: add(codecs.have),
     want: add(codecs.want),
     request: add(codecs.request, on.request),
-    data: add(codecs.data, on.data),
+    data: add(codecs.data),
     cancel: add(codecs.cancel),
     error: add(codecs.error, on.error),
     inventory: add(codecs.inventory),
