@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { blake3Hex } from '../chunking/hash.js';
 import type { ScanReport } from '../scan/index.js';
 import { sleep, tmpDir } from '../testing/index.js';
 import { Engine } from './index.js';
@@ -41,7 +42,14 @@ beforeEach(async () => {
     fs.writeFileSync(path.join(root, 'b.txt'), `b ${n++}\n`);
     return scans.length > 0;
   }, 'the watcher to scan b.txt');
-  await sleep(1500); // scans of the last writes, if any, end before the test starts counting
+  // The last write may land after the scan that ended the loop: wait until a scan has recorded
+  // it (under load a fixed sleep was not always enough, and the test then counted b.txt too).
+  const last = Buffer.from(`b ${n - 1}\n`);
+  await waitFor(() => {
+    const head = engine.versions.preferredHead('docs', 'b.txt');
+    return head !== undefined && engine.versions.chunks(head.id)[0]?.hash === blake3Hex(last);
+  }, 'a scan to record the last write of b.txt');
+  await sleep(500); // and that scan's event has been delivered
   scans.length = 0;
 });
 
