@@ -407,7 +407,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
       const me = this.engine.identity.deviceId;
       const want: string[] = [];
       for (const c of this.placement().chunks()) if (c.designated.includes(me) && !c.holders.includes(me)) want.push(c.hash);
-      if (want.length === 0) return;
+      if (want.length === 0) {
+        // Nothing designated is missing: devices let in above the cap for it count again.
+        this.links.settled();
+        return;
+      }
       const r = await this.fetchChunks(want);
       // A designated chunk only a device dropped over the cap holds: let that device back for it.
       if (r.failed.length > 0) this.links.needMore(new Set(r.failed.flatMap((f) => [...this.holdersOf(f.hash)])));
