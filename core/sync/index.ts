@@ -350,8 +350,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   removeDevice(id: string): ReturnType<Mesh['remove']> {
     const d = this.mesh.remove(id);
-    this.network.disconnect(d.publicKey);
-    this.direct?.disconnect(d.publicKey);
+    this.disconnect(d.publicKey);
     this.pushEntries();
     return d;
   }
@@ -500,8 +499,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     // the device is (by then) a member: this is how a freshly paired device's channel,
     // opened on the pairing connection, is accepted.
     Protomux.from(conn.stream).pair({ protocol: SYNC_PROTOCOL }, () => {
-      if (!this.mesh.isMember(conn.publicKey) || this.stopped) return;
-      this.openSession({ ...conn, member: true });
+      if (this.mesh.isMember(conn.publicKey) && !this.stopped) this.openSession({ ...conn, member: true });
     });
     if (conn.member) return this.openSession(conn);
     if (this.pendingJoin) return this.pendingJoin(conn);
@@ -517,6 +515,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
       });
     }
     conn.stream.destroy();
+  }
+
+  /** Drops every connection to a device, over either transport (it was removed from the mesh). */
+  private disconnect(publicKey: Buffer): void {
+    this.network.disconnect(publicKey);
+    this.direct?.disconnect(publicKey);
   }
 
   /** Remembers a device's Hyperswarm connection, the fallback of a direct link. */
@@ -667,10 +671,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
 
   private onMembershipChange(): void {
     for (const d of this.mesh.devices()) {
-      if (d.revokedAt) {
-        this.network.disconnect(d.publicKey);
-        this.direct?.disconnect(d.publicKey);
-      } else this.network.allow(d.publicKey);
+      if (d.revokedAt) this.disconnect(d.publicKey);
+      else this.network.allow(d.publicKey);
     }
     const self = this.mesh.device(this.engine.identity.deviceId);
     if (self?.revokedAt) {
