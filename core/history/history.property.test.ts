@@ -59,7 +59,11 @@ interface Seen {
   promised: Map<string, string | null>;
   /** Paths whose deletion passed retention, and when: their versions up to then may be gone. */
   expired: Map<string, number>;
-  /** Per version, the devices whose working copy showed it, and those whose user then overwrote or deleted that file. */
+  /**
+   * Per content (a version's chunk list, see bytesKey), the devices whose working copy showed
+   * it, and those whose user then overwrote or deleted that file. Keyed by bytes, not version:
+   * a restore makes a new version of the same bytes, and deleting it deletes them all.
+   */
   shownBy: Map<string, Set<string>>;
   droppedBy: Map<string, Set<string>>;
 }
@@ -182,11 +186,16 @@ async function resolve(mesh: EngineMesh, d: MeshEngine, how: 'take' | 'keepBoth'
 function userDrops(d: MeshEngine, rel: string, seen: Seen): void {
   noteShown(d, seen);
   const id = d.engine.db.prepare('SELECT version_id FROM local_files WHERE folder_id = ? AND path = ?').pluck().get(MESH_FOLDER, rel) as string | undefined;
-  if (id) addTo(seen.droppedBy, id, d.name);
+  if (id) addTo(seen.droppedBy, bytesKey(d, id), d.name);
 }
 
 function noteShown(d: MeshEngine, seen: Seen): void {
-  for (const id of d.engine.db.prepare('SELECT version_id FROM local_files').pluck().all() as string[]) addTo(seen.shownBy, id, d.name);
+  for (const id of d.engine.db.prepare('SELECT version_id FROM local_files').pluck().all() as string[]) addTo(seen.shownBy, bytesKey(d, id), d.name);
+}
+
+/** What a version's bytes are, as far as who holds them goes: its chunk list. */
+function bytesKey(d: MeshEngine, versionId: string): string {
+  return d.engine.versions.chunks(versionId).map((c) => c.hash).join(',');
 }
 
 function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
@@ -273,8 +282,9 @@ async function heal(mesh: EngineMesh, seen: Seen): Promise<void> {
     const v = first.engine.versions.get(id) as Version;
     const now = await readAnywhere(mesh, v);
     // Unreadable is allowed only when every device that showed it had its user overwrite or delete it.
-    const shown = [...(seen.shownBy.get(id) ?? [])];
-    if (now === null && shown.length > 0 && shown.every((n) => seen.droppedBy.get(id)?.has(n))) continue;
+    const key = bytesKey(first, id);
+    const shown = [...(seen.shownBy.get(key) ?? [])];
+    if (now === null && shown.length > 0 && shown.every((n) => seen.droppedBy.get(key)?.has(n))) continue;
     expect(now, `content of version ${id} (${v.path})`).toBe(bytes);
   }
 }
