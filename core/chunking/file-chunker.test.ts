@@ -99,6 +99,23 @@ describe('chunkFileSync', () => {
     expect(one.chunks).toEqual([{ hash: blake3Hex(new Uint8Array([0x5a])), offset: 0, size: 1 }]);
   });
 
+  it('hands back the bytes of a one-chunk file within keepUpTo, exactly the bytes that hashed to the chunk, and no others', () => {
+    // One chunk, read in one block: the bytes come back, and hash to the one chunk.
+    const small = seededBytes(4096, 11);
+    const kept = chunkFileSync(writeFile('small.bin', small), MEDIUM, undefined, undefined, 64 * 1024);
+    expect(kept.chunks).toHaveLength(1);
+    expect(Buffer.compare(kept.bytes as Buffer, Buffer.from(small))).toBe(0);
+    expect(blake3Hex(kept.bytes as Buffer)).toBe(kept.chunks[0]?.hash);
+    // Not asked for, over the limit, several chunks, or read in several blocks: none.
+    expect(chunkFileSync(writeFile('small2.bin', small), MEDIUM).bytes).toBeUndefined();
+    expect(chunkFileSync(writeFile('small3.bin', small), MEDIUM, undefined, undefined, 4095).bytes).toBeUndefined();
+    const several = chunkFileSync(writeFile('several.bin', seededBytes(60 * 1024, 12)), MEDIUM, undefined, undefined, 64 * 1024);
+    expect(several.chunks.length).toBeGreaterThan(1);
+    expect(several.bytes).toBeUndefined();
+    expect(chunkFileSync(writeFile('blocks.bin', small), MEDIUM, { blockSize: 1000 }, undefined, 64 * 1024).bytes).toBeUndefined();
+    expect(chunkFileSync(writeFile('empty2.bin', new Uint8Array(0)), MEDIUM, undefined, undefined, 64 * 1024).bytes).toBeUndefined();
+  });
+
   it('reports typed errors: NOT_FOUND, IO_ERROR for non-files, BAD_ARGUMENT for bad params', () => {
     expect(errorCode(() => chunkFileSync(path.join(dir, 'missing.bin')))).toBe('NOT_FOUND');
     expect(errorCode(() => chunkFileSync(path.join(dir, 'no-such-dir', 'x')))).toBe('NOT_FOUND');

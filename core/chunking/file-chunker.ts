@@ -35,6 +35,11 @@ export interface FileChunks {
   ino: number;
   mode: number;
   chunks: FileChunk[];
+  /**
+   * The file's bytes, when it is one chunk of at most `keepUpTo` bytes (see chunkFileSync):
+   * exactly the bytes that hashed to `chunks[0].hash`.
+   */
+  bytes?: Buffer;
 }
 
 /**
@@ -80,11 +85,14 @@ let sharedBlockInUse = false;
  * The result is the same as without `previous`, only cheaper, provided `previous` is what
  * this chunker (same params) cut: then each of its chunks ends where the chunker cuts.
  *
+ * With `keepUpTo`, a file that is one chunk of at most that many bytes comes back with its
+ * bytes too (the engine serves just-scanned small files to peers without reading them again).
+ *
  * Throws CanopyError: NOT_FOUND if it does not exist, UNSTABLE_FILE if it changed while
  * being read (the caller should retry later), IO_ERROR / DISK_FULL for other failures,
  * BAD_ARGUMENT for bad chunking params.
  */
-export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHUNKING, hooks?: ChunkFileTestHooks, previous?: readonly PreviousChunk[]): FileChunks {
+export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHUNKING, hooks?: ChunkFileTestHooks, previous?: readonly PreviousChunk[], keepUpTo = 0): FileChunks {
   let chunker = new Chunker(params);
 
   let before: fs.Stats;
@@ -122,7 +130,9 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     const hasher = new Blake3Stream();
     let offset = 0; // file position of the next read; plain numbers are exact up to 2^53
     let chunkStart = 0;
+    let reads = 0;
     const read = (at: number, len: number): number => {
+      reads++;
       try {
         return fs.readSync(fd, buf, 0, len, at);
       } catch (err) {
@@ -206,7 +216,13 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     if (after.size !== before.size || offset !== before.size) throw unstable(path, 'its size changed');
     if (after.mtimeMs !== before.mtimeMs) throw unstable(path, 'it was modified');
 
-    return { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino, mode: after.mode, chunks };
+    const result: FileChunks = { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino, mode: after.mode, chunks };
+    // A small file read by one read into the block: the block's start is the chunk's bytes.
+    // Copied, as the block is reused.
+    if (reads === 1 && chunks.length === 1 && chunks[0]?.size === expected && expected <= keepUpTo && !hint) {
+      result.bytes = Buffer.from(buf.subarray(0, expected));
+    }
+    return result;
   } finally {
     if (useShared) sharedBlockInUse = false;
     try {

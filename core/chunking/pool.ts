@@ -17,13 +17,15 @@ import type { FileChunk, PreviousChunk } from './file-chunker.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export type FileHashResult =
-  | { path: string; ok: true; size: number; mtimeMs: number; ino: number; mode: number; chunks: FileChunk[] }
+  | { path: string; ok: true; size: number; mtimeMs: number; ino: number; mode: number; chunks: FileChunk[]; bytes?: Uint8Array }
   | { path: string; ok: false; error: { code: 'UNSTABLE_FILE' | 'NOT_FOUND' | 'IO_ERROR' | 'DISK_FULL'; message: string } };
 
 export interface HashPoolOptions {
   /** Worker threads; default os.availableParallelism(). */
   threads?: number | undefined;
   params?: ChunkingParams | undefined;
+  /** Files of one chunk up to this many bytes come back with their bytes (`bytes`); default 0, never. */
+  keepBytesUpTo?: number | undefined;
 }
 
 /** Most files per message: amortizes messaging over small files without starving other workers. */
@@ -63,6 +65,7 @@ interface Slot {
 export class HashPool {
   readonly #threads: number;
   readonly #params: ChunkingParams;
+  readonly #keepBytesUpTo: number;
   /** Live workers. Not a #private field: tests reach in to kill one and check recovery. */
   private readonly workers: Slot[] = [];
   readonly #queue: Batch[] = [];
@@ -79,6 +82,7 @@ export class HashPool {
     validateChunkingParams(params);
     this.#threads = threads;
     this.#params = { minSize: params.minSize, avgSize: params.avgSize, maxSize: params.maxSize };
+    this.#keepBytesUpTo = opts.keepBytesUpTo ?? 0;
   }
 
   /**
@@ -137,7 +141,7 @@ export class HashPool {
   #spawn(): Slot | undefined {
     let worker: Worker;
     try {
-      worker = startWorker({ params: this.#params });
+      worker = startWorker({ params: this.#params, keepBytesUpTo: this.#keepBytesUpTo });
     } catch {
       this.#consecutiveCrashes++;
       return undefined;

@@ -19,6 +19,8 @@ import type { FileHashResult } from './pool.js';
 
 export interface WorkerInit {
   params: ChunkingParams;
+  /** Files of one chunk up to this size come back with their bytes (FileChunks.bytes); 0: never. */
+  keepBytesUpTo: number;
 }
 
 export type ToWorker = { type: 'batch'; id: number; paths: string[]; previous: (readonly PreviousChunk[] | undefined)[]; byteBudget: number };
@@ -45,10 +47,10 @@ function planKeep(paths: string[], byteBudget: number): number {
   return paths.length;
 }
 
-function hashOne(path: string, params: ChunkingParams, previous: readonly PreviousChunk[] | undefined): FileHashResult {
+function hashOne(path: string, init: WorkerInit, previous: readonly PreviousChunk[] | undefined): FileHashResult {
   try {
-    const r = chunkFileSync(path, params, undefined, previous);
-    return { path, ok: true, size: r.size, mtimeMs: r.mtimeMs, ino: r.ino, mode: r.mode, chunks: r.chunks };
+    const r = chunkFileSync(path, init.params, undefined, previous, init.keepBytesUpTo);
+    return { path, ok: true, size: r.size, mtimeMs: r.mtimeMs, ino: r.ino, mode: r.mode, chunks: r.chunks, ...(r.bytes ? { bytes: r.bytes } : {}) };
   } catch (err) {
     if (isCanopyError(err) && (err.code === 'UNSTABLE_FILE' || err.code === 'NOT_FOUND' || err.code === 'IO_ERROR' || err.code === 'DISK_FULL')) {
       return { path, ok: false, error: { code: err.code, message: err.message } };
@@ -60,7 +62,7 @@ function hashOne(path: string, params: ChunkingParams, previous: readonly Previo
 
 const port = parentPort;
 if (port) {
-  const { params } = workerData as WorkerInit;
+  const init = workerData as WorkerInit;
   port.on('message', (msg: ToWorker) => {
     let paths = msg.paths;
     if (paths.length > 1) {
@@ -70,7 +72,7 @@ if (port) {
         paths = paths.slice(0, keep);
       }
     }
-    const results = paths.map((p, i) => hashOne(p, params, msg.previous[i]));
+    const results = paths.map((p, i) => hashOne(p, init, msg.previous[i]));
     port.postMessage({ type: 'done', id: msg.id, results } satisfies FromWorker);
   });
 }

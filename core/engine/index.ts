@@ -14,6 +14,7 @@ import { createIdentity, loadIdentity, type Identity } from '../identity/index.j
 import { openDatabase, type Db } from '../db/index.js';
 import { ChunkStore } from '../store/index.js';
 import { HashPool } from '../chunking/pool.js';
+import { RecentChunks } from '../store/recent.js';
 import { ChangeLog } from '../log/index.js';
 import { Confirmations, Versions } from '../versions/index.js';
 import { Folders, type Folder } from '../folders/index.js';
@@ -27,6 +28,16 @@ export interface EngineEvents {
   'scan.done': [ScanReport];
   'watch.error': [{ folderId: string; message: string }];
 }
+
+/**
+ * Files of one chunk up to this size have their bytes kept for a while after a scan: peers
+ * ask for a new small file's chunk right away, and reading it again costs more than the
+ * file itself (a query, an open, a read, a close and a hash, for 4 KiB).
+ */
+const RECENT_CHUNK_MAX_BYTES = 64 * 1024;
+/** Enough for the files of one big copy-in (10,000 of 4 KiB) to be served from memory. */
+const RECENT_CHUNKS_BYTES = 64 * 1024 * 1024;
+const RECENT_CHUNKS_AGE_MS = 2 * 60_000;
 
 export interface EngineOptions {
   /** Milliseconds since the epoch; default Date.now. */
@@ -42,6 +53,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly mesh: Mesh;
   /** Confirmed state from the devices' signed acks; LogIngest's hooks (core/versions/confirm.ts). */
   readonly confirmations: Confirmations;
+  /** Small chunks the scanner just read, for serving peers without reading them again (store/recent.ts). */
+  readonly recentChunks = new RecentChunks({ maxBytes: RECENT_CHUNKS_BYTES, maxAgeMs: RECENT_CHUNKS_AGE_MS });
   private readonly pool: HashPool;
   private readonly watchers = new Map<string, FolderWatcher>();
   private closed = false;
@@ -52,7 +65,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     super();
     const files = homeFiles(home);
     this.store = new ChunkStore(files.chunks, db, { maxBytes: config.storage.max, minFreeBytes: config.storage.minFree });
-    this.pool = new HashPool({ threads: config.scan.hashThreads > 0 ? config.scan.hashThreads : undefined });
+    this.pool = new HashPool({ threads: config.scan.hashThreads > 0 ? config.scan.hashThreads : undefined, keepBytesUpTo: RECENT_CHUNK_MAX_BYTES });
     this.log = new ChangeLog(db, identity);
     const countDevices = db.prepare('SELECT count(*) FROM devices WHERE revoked_at IS NULL').pluck();
     const meshSize = () => (countDevices.get() as number) || 1;
@@ -62,7 +75,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.mesh = new Mesh(db, identity, this.log);
     const onDemand = new OnDemand(db);
     this.scanner = new Scanner({
-      db, versions: this.versions, pool: this.pool, unstableRetries: config.scan.unstableRetries,
+      db, versions: this.versions, pool: this.pool, unstableRetries: config.scan.unstableRetries, recentChunks: this.recentChunks,
       onProgress: (p) => this.emit('scan.progress', p),
       // A file written here counts as used: an on-demand folder keeps it (placement.keep_recent).
       onLocalWrites: (folderId, paths) => onDemand.markWritten(folderId, paths, this.now()),

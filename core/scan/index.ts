@@ -14,6 +14,7 @@ import type { Db } from '../db/index.js';
 import type { HashPool, FileHashResult } from '../chunking/pool.js';
 import { errnoCode } from '../errors/index.js';
 import type { Versions, ChunkRef, NewLocalVersion, Version } from '../versions/index.js';
+import type { RecentChunks } from '../store/recent.js';
 import { loadIgnore, type IgnoreMatcher } from './ignore.js';
 import { entryFromStats, readTargets, specialFileProblem, walk, type WalkEntry, type WalkProblem } from './walk.js';
 
@@ -71,6 +72,8 @@ export interface ScannerDeps {
    * inside the transaction that records them. Not called for files the sync wrote.
    */
   onLocalWrites?: (folderId: string, paths: readonly string[]) => void;
+  /** Where the bytes of small files just hashed are kept for serving (the pool hands them over). */
+  recentChunks?: RecentChunks;
 }
 
 /** The scanner's fast-path row (`local_files`): what the working copy reflected when last indexed. */
@@ -268,6 +271,7 @@ export class Scanner {
           report.hashedBytes += r.size;
           const fresh: WalkEntry = { rel: entry.rel, kind: 'file', size: r.size, mtimeMs: r.mtimeMs, ino: r.ino, mode: r.mode & 0o7777 };
           this.recordEntry(pending, fresh, row, r.chunks, report);
+          if (r.bytes && r.chunks.length === 1) this.deps.recentChunks?.put((r.chunks[0] as ChunkRef).hash, r.bytes);
           this.stmt.clearProblem.run(folderId, entry.rel);
         } else if (r.error.code === 'UNSTABLE_FILE' && !lastTry) {
           retry.push(entry);

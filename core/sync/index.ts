@@ -553,7 +553,8 @@ export class SyncService extends EventEmitter<SyncEvents> {
         },
         onEntries: (s, entries) => this.onEntries(s, entries),
         onVector: (s) => void this.pushTo(s),
-        serveChunk: (hash) => this.local.read(hash),
+        // A small file just scanned is served from the bytes the scan read (store/recent.ts).
+        serveChunk: async (hash) => this.engine.recentChunks.get(hash) ?? this.local.read(hash),
         onClose: (s) => {
           if (s.direct) this.directClosed(conn);
           if (this.sessions.get(s.deviceId) !== s) return; // replaced by a newer connection: still online
