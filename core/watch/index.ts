@@ -3,6 +3,12 @@
  * just the touched paths. Events are debounced (a save is often several events) but never
  * postponed forever: a folder that changes non-stop is still scanned every `maxWaitMs`.
  * The scanner decides what actually changed; the watcher only says where to look.
+ *
+ * Only directories are watched. A directory's own watch already reports every change to
+ * the entries in it, by name (chokidar's 'raw' events), so watching each file as well, as
+ * chokidar does by default, only costs: a stat and a watch per file when a tree appears
+ * (10,000 new files cost the sender more than scanning them), and one kernel watch per
+ * file, which on Linux runs out at max_user_watches (8,192 on many systems).
  */
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -34,12 +40,21 @@ export class FolderWatcher {
       awaitWriteFinish: false,
       ignored: (p, stats) => {
         const rel = this.rel(p);
-        return rel !== '' && this.matcher.ignores(rel, stats?.isDirectory() ?? false);
+        if (rel === '') return false;
+        // Anything but a directory is seen through its directory's events (onEntryEvent).
+        if (stats && !stats.isDirectory()) return true;
+        return this.matcher.ignores(rel, stats?.isDirectory() ?? false);
       },
     });
     this.watcher.on('all', (_event, p) => this.touch(this.rel(p)));
+    this.watcher.on('raw', (_event, name, details) => this.onEntryEvent(name, details));
     this.watcher.on('error', (err) => this.opts.onError(err instanceof Error ? err.message : String(err)));
     this.ready = new Promise((resolve) => this.watcher.once('ready', () => resolve()));
+  }
+
+  /** What chokidar watches: each watched directory with the entries it tracks there (for tests and diagnostics). */
+  watchedEntries(): Record<string, string[]> {
+    return this.watcher.getWatched();
   }
 
   async close(): Promise<void> {
@@ -47,6 +62,19 @@ export class FolderWatcher {
     clearTimeout(this.timer);
     await this.watcher.close();
     await this.running.catch(() => undefined);
+  }
+
+  /**
+   * A change reported by a directory's watch: `name` is the entry that changed, or the
+   * directory's own name when the change is to the directory itself (then its 'all' event
+   * covers it). Ignored entries are left alone, as chokidar leaves ignored directories.
+   */
+  private onEntryEvent(name: unknown, details: unknown): void {
+    const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+    if (typeof name !== 'string' || name === '' || typeof dir !== 'string') return;
+    const rel = this.rel(path.join(dir, name));
+    if (rel === '' || rel.startsWith('..') || this.matcher.ignores(rel, false)) return;
+    this.touch(rel);
   }
 
   private touch(rel: string): void {
