@@ -14,6 +14,9 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { loadIgnore, IGNORE_FILE, type IgnoreMatcher } from '../scan/ignore.js';
 
+/** How long a directory that appeared after start counts as new (see foundByWalk). */
+const NEW_DIR_MS = 5000;
+
 export interface WatchOptions {
   debounceMs: number;
   maxWaitMs?: number;
@@ -30,6 +33,10 @@ export class FolderWatcher {
   private matcher: IgnoreMatcher;
   private closed = false;
   readonly ready: Promise<void>;
+  /** When the first walk was done (the initial scan covers what it found). */
+  private readyAt: number | undefined;
+  /** Per directory, when chokidar's walk first listed it (see foundByWalk). */
+  private readonly dirFirstRead = new Map<string, number>();
 
   constructor(private readonly root: string, private readonly opts: WatchOptions) {
     this.matcher = this.loadMatcher();
@@ -42,14 +49,21 @@ export class FolderWatcher {
         const rel = this.rel(p);
         if (rel === '') return false;
         // Anything but a directory is seen through its directory's events (onEntryEvent).
-        if (stats && !stats.isDirectory()) return true;
+        if (stats && !stats.isDirectory()) {
+          this.foundByWalk(p);
+          return true;
+        }
         return this.matcher.ignores(rel, stats?.isDirectory() ?? false);
       },
     });
     this.watcher.on('all', (_event, p) => this.touch(this.rel(p)));
     this.watcher.on('raw', (_event, name, details) => this.onEntryEvent(name, details));
     this.watcher.on('error', (err) => this.opts.onError(err instanceof Error ? err.message : String(err)));
-    this.ready = new Promise((resolve) => this.watcher.once('ready', () => resolve()));
+    this.watcher.on('unlinkDir', (p) => this.dirFirstRead.delete(p));
+    this.ready = new Promise((resolve) => this.watcher.once('ready', () => {
+      this.readyAt = Date.now();
+      resolve();
+    }));
   }
 
   /** What chokidar watches: each watched directory with the entries it tracks there (for tests and diagnostics). */
@@ -75,6 +89,22 @@ export class FolderWatcher {
     const rel = this.rel(path.join(dir, name));
     if (rel === '' || rel.startsWith('..') || this.matcher.ignores(rel, false)) return;
     this.touch(rel);
+  }
+
+  /**
+   * A file chokidar's walk listed. In a directory that appeared after the watcher started,
+   * and only while it is new, the file is reported: it may have been written after the scan
+   * of the directory began and before the directory's own watch existed, and no event would
+   * tell of it. (chokidar used to report such files as 'add' events.)
+   */
+  private foundByWalk(file: string): void {
+    const dir = path.dirname(file);
+    const now = Date.now();
+    let first = this.dirFirstRead.get(dir);
+    if (first === undefined) this.dirFirstRead.set(dir, (first = now));
+    if (this.readyAt === undefined || first < this.readyAt || now - first > NEW_DIR_MS) return;
+    const rel = this.rel(file);
+    if (!this.matcher.ignores(rel, false)) this.touch(rel);
   }
 
   private touch(rel: string): void {
