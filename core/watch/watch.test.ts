@@ -72,9 +72,18 @@ describe('FolderWatcher', () => {
     // existed would have no event of its own).
     await waitFor(() => touched.has('tree') && touched.has('tree/a/f0.txt') && touched.has('tree/a/f49.txt'), 'tree and its files');
     touched.clear();
-    // The directories inside it are watched once chokidar has walked them.
-    await waitFor(() => Object.keys(watcher.watchedEntries()).some((d) => d.endsWith(path.join('tree', 'a', 'b'))), 'tree/a/b to be watched');
-    fs.writeFileSync(path.join(root, 'tree', 'a', 'b', 'late.txt'), 'late');
+    // The directories inside it are watched once chokidar has walked them (listed in
+    // getWatched is not yet watched: the walk comes first): a file written there is then
+    // reported by name, and so is its next edit.
+    const late = path.join(root, 'tree', 'a', 'b', 'late.txt');
+    let n = 0;
+    await waitFor(() => {
+      fs.writeFileSync(late, `late ${n++}`);
+      return touched.has('tree/a/b/late.txt');
+    }, 'a file written in tree/a/b to be reported');
+    await sleep(50);
+    touched.clear();
+    fs.appendFileSync(late, ' edited');
     await expectTouched('tree/a/b/late.txt');
   });
 
