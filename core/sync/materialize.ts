@@ -188,6 +188,12 @@ export class Materializer {
 
   /** What the working copy of `folderId` needs to show the preferred heads of `paths` (default: every path with heads). */
   plan(folderId: string, paths?: readonly string[]): MaterializePlan {
+    // One read transaction for the whole plan: a few lookups per path, and each one on its
+    // own would take and release SQLite's read locks again (thousands of fcntl calls).
+    return this.deps.db.transaction(() => this.planNow(folderId, paths))();
+  }
+
+  private planNow(folderId: string, paths?: readonly string[]): MaterializePlan {
     const root = this.requireRoot(folderId);
     const matcher = loadIgnore(root);
     const list = paths ? [...new Set(paths)].sort() : (this.stmt.candidatePaths.all(folderId) as string[]);
@@ -261,7 +267,9 @@ export class Materializer {
    */
   mayNeedWork(folderId: string, paths: Iterable<string>): string[] {
     const out: string[] = [];
-    for (const p of paths) if (this.stmt.isCandidate.get(folderId, p) === 1) out.push(p);
+    this.deps.db.transaction(() => {
+      for (const p of paths) if (this.stmt.isCandidate.get(folderId, p) === 1) out.push(p);
+    })();
     return out;
   }
 
