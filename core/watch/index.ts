@@ -79,16 +79,16 @@ export class FolderWatcher {
   }
 
   /**
-   * A change reported by a directory's watch: `name` is the entry that changed, or the
-   * directory's own name when the change is to the directory itself (then its 'all' event
-   * covers it). Ignored entries are left alone, as chokidar leaves ignored directories.
+   * A change reported by a directory's watch: `name` is the entry that changed. (For a change
+   * to the directory itself it is the directory's own name, so the path touched is that name
+   * under itself: the scanner finds nothing there, at the cost of one lstat, and the
+   * directory's 'all' event covers the change.)
    */
   private onEntryEvent(name: unknown, details: unknown): void {
     const dir = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
     if (typeof name !== 'string' || name === '' || typeof dir !== 'string') return;
     const rel = this.rel(path.join(dir, name));
-    if (rel === '' || rel.startsWith('..') || this.matcher.ignores(rel, false)) return;
-    this.touch(rel);
+    if (rel !== '' && !rel.startsWith('..')) this.touchEntry(rel);
   }
 
   /**
@@ -103,7 +103,11 @@ export class FolderWatcher {
     let first = this.dirFirstRead.get(dir);
     if (first === undefined) this.dirFirstRead.set(dir, (first = now));
     if (this.readyAt === undefined || first < this.readyAt || now - first > NEW_DIR_MS) return;
-    const rel = this.rel(file);
+    this.touchEntry(this.rel(file));
+  }
+
+  /** An entry seen through its directory: touched unless ignored (as chokidar leaves ignored directories unwatched). */
+  private touchEntry(rel: string): void {
     if (!this.matcher.ignores(rel, false)) this.touch(rel);
   }
 
