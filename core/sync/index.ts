@@ -173,6 +173,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       db, versions: engine.versions, store: engine.store, local: this.local, scanner: engine.scanner, folderRoot,
       lock: (folderId, fn) => engine.scanner.withFolderLock(folderId, fn),
       onProblem: (p) => this.emit('problem', p),
+      onLog: (line) => this.emit('log', line),
     });
     this.upload = new RateLimiter(config.network.uploadLimit);
     this.download = new RateLimiter(config.network.downloadLimit);

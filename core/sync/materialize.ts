@@ -34,6 +34,7 @@ import { CanopyError, errnoCode, fromFsError, isCanopyError } from '../errors/in
 import { loadIgnore, TEMP_PREFIX, type IgnoreMatcher } from '../scan/ignore.js';
 import { entryFromStats, type WalkEntry } from '../scan/walk.js';
 import { MAX_CHUNK_BYTES, type LocalChunks } from './local-chunks.js';
+import { GroupFlush } from './flush.js';
 import { checkLocalName, checkRemotePath, MAX_PATH_BYTES, resolveInside } from './paths.js';
 
 /** Runs `fn` while no scan (and no other materialization) of the folder runs. */
@@ -66,6 +67,10 @@ export interface MaterializerDeps {
   onlineOnly?: (folderId: string, path: string) => boolean;
   /** Default: the scanner's per-folder lock (`scanner.withFolderLock`), which its scans take too. */
   lock?: FolderLock;
+  /** How written files are made durable. Default: small files in groups where the platform allows (GroupFlush). */
+  flush?: GroupFlush;
+  /** Notices about how the materializer works here (not about a path), for the daemon's log. */
+  onLog?: (line: string) => void;
 }
 
 export interface MissingChunk {
@@ -127,8 +132,16 @@ type LocalRow = Omit<IndexRow, 'path'>;
  * be able to plant a setuid binary. The fast-path row records the mode actually on disk.
  */
 const MODE_MASK = 0o777;
-/** Files written at once by one apply (their fsyncs overlap). */
-const WRITE_CONCURRENCY = 8;
+/**
+ * Files written at once by one apply, as weights against WRITE_CAPACITY: a file weighs one
+ * unit per WRITE_UNIT_BYTES, from 1 up to WRITE_CAPACITY / 8. So 8 big files are written
+ * side by side, and up to 256 small ones: each small one spends most of its time waiting for
+ * a chunk to arrive and for its group flush, and a group is as big as the files waiting
+ * (a few MiB of bytes held at most).
+ */
+const WRITE_CAPACITY = 256;
+const WRITE_UNIT_BYTES = 32 * 1024;
+const writeWeight = (a: MaterializeAction) => Math.min(WRITE_CAPACITY / 8, Math.max(1, Math.ceil(a.version.size / WRITE_UNIT_BYTES)));
 /** Fast-path rows written per transaction. */
 const LANDED_BATCH = 256;
 /** A file being written is flushed (fdatasync, in the background) after every this many bytes. */
@@ -155,10 +168,12 @@ export class Materializer {
   /** Temp names: random per materializer, then a counter (a random draw per file costs more than the rest of its name). */
   private readonly tempStem = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
   private tempCount = 0;
+  private readonly flusher: GroupFlush;
 
   constructor(private readonly deps: MaterializerDeps) {
     const db = deps.db;
     this.lock = deps.lock ?? ((folderId, fn) => deps.scanner.withFolderLock(folderId, fn));
+    this.flusher = deps.flush ?? new GroupFlush({ onFallback: (m) => deps.onLog?.(m) });
     this.stmt = {
       // Paths that may need work: more than one head (the preferred one is picked in code), or
       // a single head the working copy does not reflect. Paths in sync cost no per-path query.
@@ -344,7 +359,7 @@ export class Materializer {
       else settled(a, outcome);
     };
     const { together, after } = splitIndependent(writes);
-    await eachLimit(together, WRITE_CONCURRENCY, write);
+    await eachWeighted(together, WRITE_CAPACITY, writeWeight, write);
     for (const a of after) await write(a);
     postponed.sort((a, b) => cmp(a.path, b.path));
     await this.recordLanded(ctx); // the deletes below read rows of their own
@@ -458,8 +473,8 @@ export class Materializer {
       fs.fchmodSync(fd, v.mode & MODE_MASK);
       // Seconds as a float keep sub-millisecond precision that a Date would drop.
       fs.futimesSync(fd, Date.now() / 1000, v.mtimeMs / 1000);
-      await fsyncFile(fd);
       written = fs.fstatSync(fd);
+      await this.flusher.flush(fd, v.size, path.dirname(abs), written.dev);
       closed = true;
       fs.closeSync(fd);
 
@@ -876,7 +891,6 @@ function isAllZero(data: Uint8Array): boolean {
 }
 
 const openFile = promisify(fs.open);
-const fsyncFile = promisify(fs.fsync);
 const fdatasyncFile = promisify(fs.fdatasync);
 const writeAsync = promisify(fs.write);
 
@@ -958,13 +972,33 @@ function splitIndependent(writes: readonly MaterializeAction[]): { together: Mat
   return { together, after };
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time; `fn` must not throw. */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over `items` in order, as many at a time as their weights (each 1..capacity)
+ * fit in `capacity`; `fn` must not throw.
+ */
+async function eachWeighted<T>(items: readonly T[], capacity: number, weight: (item: T) => number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  let used = 0;
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  for (;;) {
+    while (next < items.length) {
+      const item = items[next] as T;
+      const w = Math.min(capacity, weight(item));
+      if (used + w > capacity && inFlight > 0) break;
+      next++;
+      used += w;
+      inFlight++;
+      void fn(item).finally(() => {
+        used -= w;
+        inFlight--;
+        wake?.();
+      });
+    }
+    if (inFlight === 0) return;
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+  }
 }
 
 function cmp(a: string, b: string): number {
