@@ -53,3 +53,19 @@ it('refuses an ack with a bad vector or a forged signature, changing nothing', (
   expect(stateOfX(A)).toBe('provisional');
   expect(A.engine.db.prepare('SELECT count(*) FROM device_acks').pluck().get()).toBe(0);
 });
+
+it('an ack reports only the paths where a confirmation can change which head is preferred (more than one head)', async () => {
+  fs.writeFileSync(path.join(A.root, 'y.txt'), 'from a');
+  await A.engine.scan(MESH_FOLDER);
+  fs.writeFileSync(path.join(B.root, 'y.txt'), 'from b');
+  await B.engine.scan(MESH_FOLDER);
+  mesh.pull('b', 'a'); // b now holds both branches of y.txt and acknowledges a's versions
+  const fromB = B.ingest.entriesAfter(A.ingest.vector(), 4 * 1024 * 1024);
+  expect(fromB.map((e) => e.kind)).toEqual(['versions', 'ack']);
+  A.ingest.ingest(fromB.slice(0, 1));
+  expect(A.engine.versions.heads(MESH_FOLDER, 'y.txt')).toHaveLength(2);
+  const acked = A.ingest.ingest(fromB.slice(1));
+  // Both of a's versions are confirmed now, but x.txt has one head either way.
+  expect(stateOfX(A)).toBe('confirmed');
+  expect(acked.changed).toEqual([{ folderId: MESH_FOLDER, path: 'y.txt' }]);
+});

@@ -42,8 +42,12 @@ export class Confirmations {
           SELECT (SELECT min(origin) FROM change_log)
           UNION ALL SELECT (SELECT min(origin) FROM change_log WHERE origin > o.origin) FROM o WHERE o.origin IS NOT NULL)
         SELECT origin, (SELECT max(seq) FROM change_log c WHERE c.origin = o.origin) AS seq FROM o WHERE origin IS NOT NULL`),
+      // Only paths with another head: the state decides between heads (DESIGN.md section 5), so
+      // a single head stays preferred either way. (10,000 new files confirmed at once made the
+      // author re-check all 10,000 paths.)
       flipHeads: db.prepare(`SELECT DISTINCT h.folder_id AS folderId, h.path AS path FROM versions v JOIN heads h ON h.version_id = v.id
-        WHERE v.author = ? AND ((v.state = 'provisional' AND v.origin_seq <= ?) OR (v.state = 'confirmed' AND v.origin_seq > ?))`),
+        WHERE v.author = ? AND ((v.state = 'provisional' AND v.origin_seq <= ?) OR (v.state = 'confirmed' AND v.origin_seq > ?))
+        AND EXISTS (SELECT 1 FROM heads o WHERE o.folder_id = h.folder_id AND o.path = h.path AND o.version_id != h.version_id)`),
       confirm: db.prepare(`UPDATE versions SET state = 'confirmed' WHERE author = ? AND state = 'provisional' AND origin_seq <= ?`),
       unconfirm: db.prepare(`UPDATE versions SET state = 'provisional' WHERE author = ? AND state = 'confirmed' AND origin_seq > ?`),
     };
@@ -81,7 +85,7 @@ export class Confirmations {
 
   /**
    * Recomputes every version's state from the acks and the membership; returns the paths
-   * whose heads changed state (their preferred head may have changed).
+   * with several heads of which one changed state (their preferred head may have changed).
    */
   recompute(): ChangedPath[] {
     const active = new Set(this.stmt.active.all() as string[]);
