@@ -391,9 +391,8 @@ export class LogIngest {
           SELECT (SELECT min(origin) FROM pending_entries)
           UNION ALL SELECT (SELECT min(origin) FROM pending_entries WHERE origin > o.origin) FROM o WHERE o.origin IS NOT NULL)
         SELECT origin FROM o WHERE origin IS NOT NULL`).pluck(),
-      versionExists: db.prepare('SELECT 1 FROM versions WHERE id = ?').pluck(),
       insertVersion: db.prepare(`INSERT INTO versions (id, folder_id, path, kind, size, mtime_ms, mode, target, vector, author, origin_seq, created_at, state)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisional')`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'provisional') ON CONFLICT (id) DO NOTHING`),
       insertParent: db.prepare('INSERT OR IGNORE INTO version_parents (version_id, parent_id) VALUES (?, ?)'),
       insertChunk: db.prepare('INSERT INTO version_chunks (version_id, idx, chunk, offset, size) VALUES (?, ?, ?, ?, ?)'),
       removeHead: db.prepare('DELETE FROM heads WHERE folder_id = ? AND path = ? AND version_id = ?'),
@@ -668,9 +667,11 @@ export class LogIngest {
         return;
       }
       const id = ids[i] as string;
-      if (this.stmt.versionExists.get(id) !== undefined) return;
-      this.stmt.insertVersion.run(id, v.folder, v.path, v.kind, v.size, v.mtimeMs, v.mode, v.target ?? null,
+      // Already here (relayed twice, or a replayed entry): nothing more to do. The insert says
+      // so itself, which spares a lookup per version.
+      const inserted = this.stmt.insertVersion.run(id, v.folder, v.path, v.kind, v.size, v.mtimeMs, v.mode, v.target ?? null,
         canonicalJson(v.vector), e.origin, e.seq, body.createdAt);
+      if (inserted.changes === 0) return;
       for (const p of v.parents) {
         this.stmt.insertParent.run(id, p);
         this.stmt.removeHead.run(v.folder, v.path, p);
