@@ -57,6 +57,14 @@ describe('GroupFlush', () => {
     expect(dirs).toEqual([]);
   });
 
+  it('gives files on a filesystem outside the group list their own fsync', async () => {
+    const { sync, dirs } = countedSync();
+    const flush = new GroupFlush({ syncFilesystem: sync, filesystemTypes: new Set() });
+    const f = newFile('f', 5);
+    await flush.flush(f.fd, 5, dir, f.dev);
+    expect(dirs).toEqual([]);
+  });
+
   it('falls back to an fsync per file for good when sync -f fails before it ever worked, and says so once', async () => {
     const notices: string[] = [];
     let calls = 0;

@@ -7,11 +7,16 @@
  * each (8 or 128 at a time alike), against 1.1 s and 0.8 CPU-seconds with one syncfs(2) per
  * few hundred, on this machine's ext4. So on Linux, files up to GROUP_MAX_BYTES are flushed
  * in groups: one syncfs of their filesystem for every file that became ready while the
- * previous one ran. Node has no syncfs binding; `sync -f DIR` (coreutils 8.24, 2015, and
- * busybox) makes that one call, run by a long-lived shell (SyncHelper). The guarantee is the same as an fsync each: when a file's
- * flush resolves, its bytes and metadata are on disk.
+ * previous one ran. The guarantee is the same as an fsync each: when a file's flush
+ * resolves, its bytes and metadata are on disk. Node has no syncfs binding; `sync -f DIR`
+ * (coreutils 8.24, 2015, and busybox) makes that one call, run by a long-lived shell
+ * (SyncHelper).
  *
- * Elsewhere, for bigger files, and when `sync -f` fails, each file gets its own fsync. A
+ * Only on filesystems whose syncfs flushes everything an fsync would (GROUP_FILESYSTEMS):
+ * on FUSE (ntfs-3g, sshfs) syncfs does not reach the filesystem's own flush, so a file
+ * there gets its fsync.
+ *
+ * Bigger files, other platforms, and a `sync -f` that fails get an fsync per file. A
  * failure before any group flush succeeded means the command is missing or different: the
  * groups stop for good. A later failure (a disk error) falls back for that group only,
  * where each file's own fsync reports its own error.
@@ -28,6 +33,12 @@ export const GROUP_MAX_BYTES = 1024 * 1024;
  * each would cost more than they save.
  */
 const MIN_GAP_MS = 20;
+
+/**
+ * Filesystems (statfs f_type) where one syncfs makes every file written durable: ext2/3/4,
+ * XFS, Btrfs, F2FS, tmpfs (nothing to flush). Anything else gets an fsync per file.
+ */
+const GROUP_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0xf2f52010, 0x01021994]);
 
 /** Runs syncfs(2) on the filesystem holding `dir`; rejects if it could not. */
 export type SyncFilesystem = (dir: string) => Promise<void>;
@@ -148,12 +159,16 @@ interface Group {
 export interface GroupFlushOptions {
   /** Default: `sync -f` on Linux, none elsewhere (every file gets its own fsync). */
   syncFilesystem?: SyncFilesystem | undefined;
+  /** Filesystem types (statfs f_type) flushed in groups; default GROUP_FILESYSTEMS. */
+  filesystemTypes?: ReadonlySet<number>;
   /** Told once when group flushing stops for good, and why. */
   onFallback?: (message: string) => void;
 }
 
 export class GroupFlush {
   private readonly groups = new Map<number, Group>();
+  /** Per device: whether its filesystem is one of GROUP_FILESYSTEMS. */
+  private readonly groupable = new Map<number, boolean>();
   private sync: SyncFilesystem | undefined;
   private succeeded = false;
 
@@ -167,7 +182,7 @@ export class GroupFlush {
    * caller keeps `fd` open until this settles.
    */
   flush(fd: number, size: number, dir: string, dev: number): Promise<void> {
-    if (!this.sync || size > GROUP_MAX_BYTES) return fsync(fd);
+    if (!this.sync || size > GROUP_MAX_BYTES || !this.isGroupable(dir, dev)) return fsync(fd);
     let g = this.groups.get(dev);
     if (!g) this.groups.set(dev, (g = { dir, waiting: [], running: false, timer: undefined, lastStart: 0 }));
     g.dir = dir;
@@ -175,6 +190,19 @@ export class GroupFlush {
     const done = new Promise<void>((resolve, reject) => group.waiting.push({ fd, resolve, reject }));
     this.schedule(group);
     return done;
+  }
+
+  private isGroupable(dir: string, dev: number): boolean {
+    let ok = this.groupable.get(dev);
+    if (ok === undefined) {
+      try {
+        ok = (this.opts.filesystemTypes ?? GROUP_FILESYSTEMS).has(fs.statfsSync(dir).type);
+      } catch {
+        ok = false;
+      }
+      this.groupable.set(dev, ok);
+    }
+    return ok;
   }
 
   private schedule(g: Group): void {

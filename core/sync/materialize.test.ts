@@ -16,6 +16,7 @@ import type { ChunkRef, NewLocalVersion, Version } from '../versions/index.js';
 import { seededBytes, sleep, tmpDir, writeSeededFile } from '../testing/index.js';
 import { LocalChunks } from './local-chunks.js';
 import { Materializer, type MaterializeReport } from './materialize.js';
+import { GroupFlush, syncFilesystem } from './flush.js';
 
 const FOLDER = 'docs';
 
@@ -25,6 +26,8 @@ interface Device {
   local: LocalChunks;
   mat: Materializer;
   problems: { path: string; code: string }[];
+  /** The syncfs calls its group flush made (Linux only). */
+  syncs: string[];
   conflicts: string[];
 }
 
@@ -39,11 +42,12 @@ function device(name: string): Device {
   engine.folders.add({ path: root, id: FOLDER });
   const folderRoot = (id: string) => engine.folders.get(id)?.local?.path;
   const local = new LocalChunks(engine.db, engine.store, folderRoot);
-  const d: Device = { engine, root, local, problems: [], conflicts: [], mat: undefined as unknown as Materializer };
+  const d: Device = { engine, root, local, problems: [], conflicts: [], syncs: [], mat: undefined as unknown as Materializer };
   d.mat = new Materializer({
     db: engine.db, versions: engine.versions, store: engine.store, local, scanner: engine.scanner, folderRoot,
     onProblem: (p) => d.problems.push({ path: p.path, code: p.code }),
     onConflict: (c) => d.conflicts.push(c.path),
+    flush: new GroupFlush({ syncFilesystem: process.platform === 'linux' ? (dir) => (d.syncs.push(dir), syncFilesystem(dir)) : undefined }),
   });
   return d;
 }
@@ -489,6 +493,9 @@ describe('materializer', () => {
     }
     expect(fs.readFileSync(b('large.bin')).equals(fs.readFileSync(a('large.bin')))).toBe(true);
     expect(tempFiles(B.root)).toEqual([]);
+    // The 300 small files were made durable in groups (one syncfs each), the large one by its own fsync.
+    if (process.platform === 'linux') expect(B.syncs.length).toBeGreaterThan(0);
+    if (process.platform === 'linux') expect(B.syncs.length).toBeLessThan(100);
     await expectBClean();
   });
 
