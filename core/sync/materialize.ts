@@ -976,7 +976,7 @@ function splitIndependent(writes: readonly MaterializeAction[]): { together: Mat
  * Runs `fn` over `items` in order, as many at a time as their weights (each 1..capacity)
  * fit in `capacity`; `fn` must not throw.
  */
-async function eachWeighted<T>(items: readonly T[], capacity: number, weight: (item: T) => number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function eachWeighted<T>(items: readonly T[], capacity: number, weight: (item: T) => number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let used = 0;
   let inFlight = 0;
