@@ -28,9 +28,9 @@ import { promisify } from 'node:util';
 /** Files up to this size are flushed in groups; bigger ones are mostly their own data, and get an fsync each. */
 export const GROUP_MAX_BYTES = 1024 * 1024;
 /**
- * A group starts at least this long after the previous one on the same filesystem: a
- * syncfs costs a process start (about 3 ms of CPU here), so fast groups of a few files
- * each would cost more than they save.
+ * A group starts at least this long after the previous one on the same filesystem: each
+ * syncfs costs the shell loop a start of `sync` (a few ms of CPU), and a journal commit,
+ * so fast groups of a few files each would cost more than they save.
  */
 const MIN_GAP_MS = 20;
 
