@@ -44,7 +44,7 @@ describe('defaults', () => {
         retainedOverhead: 0.1,
       },
       retention: { tombstones: 30 * DAY, maxVersionsPerPath: 100, maxVersionAge: 365 * DAY, gcGrace: DAY, emergencyFree: GiB },
-      network: { bootstrap: [], uploadLimit: 0, downloadLimit: 0, maxPeers: 32, maxInflightRequests: 32, direct: true, directPort: 0 },
+      network: { bootstrap: [], uploadLimit: 0, downloadLimit: 0, maxPeers: 32, maxInflightRequests: 256, direct: true, directPort: 0 },
       api: { host: '127.0.0.1', port: 0 },
       scan: { debounce: 300, hashThreads: 0, rescanInterval: HOUR, unstableRetries: 3 },
     });

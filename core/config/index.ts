@@ -354,7 +354,7 @@ const DOCS: Record<keyof typeof sectionSchemas, SectionDoc> = {
       upload_limit: { doc: 'Upload speed limit; 0 = unlimited.' },
       download_limit: { doc: 'Download speed limit; 0 = unlimited.' },
       max_peers: { doc: 'Most simultaneous connections to mesh devices; over it the device keeps the nearest by labels (most shared key=value pairs) and drops the farthest.' },
-      max_inflight_requests: { doc: 'Most outstanding requests per peer.' },
+      max_inflight_requests: { doc: 'Most chunk requests outstanding per peer; whatever the count, at most 32 MiB of chunks are asked of one peer at once.' },
       direct: { doc: 'Sync over a direct TCP link with devices on the same network (private addresses only), Hyperswarm staying the fallback.' },
       direct_port: { doc: 'TCP port for direct links; 0 = any free port.' },
     },

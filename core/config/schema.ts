@@ -172,7 +172,7 @@ export const DEFAULTS = {
     gc_grace: '1d',
     emergency_free: '1 GiB',
   },
-  network: { bootstrap: [] as string[], upload_limit: '0', download_limit: '0', max_peers: 32, max_inflight_requests: 32, direct: true, direct_port: 0 },
+  network: { bootstrap: [] as string[], upload_limit: '0', download_limit: '0', max_peers: 32, max_inflight_requests: 256, direct: true, direct_port: 0 },
   api: { host: '127.0.0.1', port: 0 },
   scan: { debounce: '300ms', hash_threads: 0, rescan_interval: '1h', unstable_retries: 3 },
 } as const;

@@ -15,6 +15,12 @@ export interface ChunkRef {
 }
 
 const MAX_INFLIGHT_PER_PEER = 16;
+/**
+ * Bytes of chunks asked of one peer at once, beside the count (network.max_inflight_requests):
+ * many small chunks may be on their way together (so replies travel in batches), large ones
+ * only as many as this covers. A request is always allowed when nothing else is in flight.
+ */
+export const MAX_INFLIGHT_BYTES_PER_PEER = 32 * 1024 * 1024;
 const READ_AHEAD_BYTES = 64 * 1024 * 1024;
 /** Small files have tiny chunks: the window is capped in count too, so few requests ever wait for a slot. */
 const READ_AHEAD_CHUNKS = 256;
@@ -102,7 +108,7 @@ export class ChunkFetcher {
         if (lastError) throw lastError;
         throw new CanopyError('NOT_FOUND', `no connected device has chunk ${hash.slice(0, 12)} right now`);
       }
-      const peer = candidates.find((p) => p.inflight() < this.maxInflight);
+      const peer = candidates.find((p) => p.inflight() === 0 || (p.inflight() < this.maxInflight && p.inflightBytes() + size <= MAX_INFLIGHT_BYTES_PER_PEER));
       if (!peer) {
         await new Promise<void>((resolve) => {
           // Woken by a freed slot, or after a second anyway (then it leaves the queue, so a
