@@ -15,7 +15,8 @@ import { Versions, type NewLocalVersion, type Version } from '../versions/index.
 import { Folders } from '../folders/index.js';
 import { blake3Hex } from '../chunking/hash.js';
 import { tmpDir } from '../testing/index.js';
-import { ENTRY_LIMITS, LogIngest, deviceEntry, parseEntry, remotePathProblem, type IngestResult, type RemoteEntry } from './ingest.js';
+import { ENTRY_LIMITS } from './entry-schema.js';
+import { LogIngest, deviceEntry, parseEntry, remotePathProblem, type IngestResult, type RemoteEntry } from './ingest.js';
 
 const dirs: string[] = [];
 const open: Db[] = [];

@@ -5,7 +5,7 @@
  * their origin is known or their gap is filled, and answering "what does a peer with this
  * vector lack" so entries are relayed onwards.
  *
- * Owns: the wire schemas of log entries (zod), the `device` entry builder, and how a remote
+ * Owns: the `device` entry builder (the wire schemas are in entry-schema.ts), and how a remote
  * entry changes `versions`/`version_parents`/`version_chunks`/`heads`, `folders`, `devices`,
  * `change_log`, `pending_entries` and `sync_problems`.
  *
@@ -13,149 +13,17 @@
  * reported in `rejected`, and `hostile` tells the caller to cut the peer off. Exceptions
  * mean a bug or a database failure, and roll the whole batch back.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Db } from '../db/index.js';
 import { deviceIdFromPublicKey, isDeviceId, verify } from '../identity/index.js';
-import { DATA_CLASSES, PRIORITIES } from '../folders/index.js';
-import { LABEL_RE, TRUST_LEVELS, type Trust } from '../config/schema.js';
+import type { Trust } from '../config/schema.js';
 import { CanopyError } from '../errors/index.js';
 import { versionIdOf } from '../versions/index.js';
 import { canonicalJson, RawJson, type Json } from './canonical.js';
-
-// ---------------------------------------------------------------------------------------
-// Limits and schemas
-
-/**
- * Bounds on what a peer may send. Generous for real use (a scan batch is at most a few
- * thousand versions, chunks are ≤ 4 MiB), small enough that one entry cannot exhaust
- * memory or the database, and every entry fits in one network frame (< 16 MiB).
- */
-export const ENTRY_LIMITS = {
-  bodyBytes: 8 * 1024 * 1024,
-  signatureBytes: 64,
-  versionsPerEntry: 10_000,
-  chunksPerVersion: 100_000,
-  /** A chunk is ≤ 4 MiB today; frames are < 16 MiB, so nothing bigger can ever travel. */
-  chunkBytes: 16 * 1024 * 1024,
-  parentsPerVersion: 1_000,
-  vectorEntries: 1_000,
-  pathChars: 4096,
-  segmentBytes: 255,
-  targetChars: 4096,
-  folderLabelChars: 1024,
-  deviceNameChars: 255,
-  labels: 64,
-  labelChars: 255,
-} as const;
-
-export const LOG_ENTRY_KINDS = ['versions', 'folder', 'device', 'ack', 'priority'] as const;
-export const DEVICE_OPS = ['add', 'update', 'remove'] as const;
-export type DeviceOp = (typeof DEVICE_OPS)[number];
-
-/** Same rule as core/folders (which does not export it): 1-63 of [a-z0-9_-], not starting with '_' or '-'. */
-import { FOLDER_ID_RE } from '../folders/index.js';
-export { FOLDER_ID_RE };
-const HASH_RE = /^[0-9a-f]{64}$/;
-const VERSION_ID_RE = /^[0-9a-f]{32}$/;
-const PUBLIC_KEY_RE = /^[0-9a-f]{64}$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u001f\u007f]/;
-
-const count = z.int().min(0);
-const positive = z.int().min(1);
-const deviceId = z.string().refine(isDeviceId, 'expected a device id (32 base32 characters)');
-const folderId = z.string().regex(FOLDER_ID_RE, 'expected a folder id');
-const versionId = z.string().regex(VERSION_ID_RE, 'expected a version id (32 lowercase hex)');
-const chunkHash = z.string().regex(HASH_RE, 'expected a chunk hash (64 lowercase hex)');
-const sortedUnique = (xs: readonly string[]) => xs.every((x, i) => i === 0 || (xs[i - 1] as string) < x);
-const labelToken = z.string().min(1).max(ENTRY_LIMITS.labelChars).regex(LABEL_RE);
-const isLabelName = (k: string) => k.length <= ENTRY_LIMITS.labelChars && LABEL_RE.test(k) && k !== '__proto__';
-
-/**
- * A JSON object used as a map. Its keys are checked on the raw object, before zod copies it:
- * zod's record silently drops a "__proto__" key, so a signed body could otherwise carry keys
- * that no schema ever looked at (and that the stored copy would lack).
- */
-function keyedRecord<V extends z.ZodType>(what: string, keyOk: (k: string) => boolean, value: V, maxKeys: number) {
-  return z
-    .custom<Record<string, unknown>>((v) => {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-      const keys = Object.keys(v);
-      return keys.length <= maxKeys && keys.every(keyOk);
-    }, `expected ${what} (at most ${maxKeys} entries)`)
-    .pipe(z.record(z.string(), value));
-}
-
-export const remoteVersionSchema = z.object({
-  folder: folderId,
-  // Only bounded here; its structure is checked per version (see remotePathProblem) so one
-  // bad path costs only that version, not the whole entry.
-  path: z.string().max(ENTRY_LIMITS.pathChars),
-  kind: z.enum(['file', 'dir', 'symlink', 'tombstone']),
-  size: count,
-  mtimeMs: z.number(),
-  mode: z.int().min(0).max(0o7777),
-  target: z.string().max(ENTRY_LIMITS.targetChars).optional(),
-  chunks: z.array(z.tuple([chunkHash, z.int().min(0).max(ENTRY_LIMITS.chunkBytes)])).max(ENTRY_LIMITS.chunksPerVersion),
-  parents: z.array(versionId).max(ENTRY_LIMITS.parentsPerVersion).refine(sortedUnique, 'parents must be sorted and unique'),
-  vector: keyedRecord('a version vector keyed by device id', isDeviceId, count, ENTRY_LIMITS.vectorEntries),
-});
-
-const entryHeader = { author: deviceId, seq: positive, createdAt: count };
-
-export const versionsEntrySchema = z.object({
-  t: z.literal('versions'),
-  ...entryHeader,
-  versions: z.array(remoteVersionSchema).min(1).max(ENTRY_LIMITS.versionsPerEntry),
-});
-
-export const folderEntrySchema = z.object({
-  t: z.literal('folder'),
-  /** 'add' shares a folder (the first add wins); 'update' changes label, class or priority (the last update wins). */
-  op: z.enum(['add', 'update']),
-  id: folderId,
-  label: z.string().max(ENTRY_LIMITS.folderLabelChars),
-  dataClass: z.enum(DATA_CLASSES),
-  priority: z.enum(PRIORITIES),
-  ...entryHeader,
-});
-
-export const deviceEntrySchema = z.object({
-  t: z.literal('device'),
-  op: z.enum(DEVICE_OPS),
-  id: deviceId,
-  publicKey: z.string().regex(PUBLIC_KEY_RE, 'expected a public key (64 lowercase hex)'),
-  name: z.string().min(1).max(ENTRY_LIMITS.deviceNameChars).refine((s) => !CONTROL_RE.test(s), 'control characters in the name'),
-  labels: keyedRecord('labels of letters, digits, "_", "." or "-"', isLabelName, labelToken, ENTRY_LIMITS.labels),
-  trust: z.enum(TRUST_LEVELS),
-  ...entryHeader,
-}).refine((d) => PUBLIC_KEY_RE.test(d.publicKey) && d.id === deviceIdFromPublicKey(Buffer.from(d.publicKey, 'hex')), { message: 'id does not belong to publicKey', path: ['id'] });
-
-/** A device's acknowledgement: per origin, the seq up to which it holds that origin's log (confirmed state, core/versions/confirm.ts). */
-export const ackEntrySchema = z.object({
-  t: z.literal('ack'),
-  ...entryHeader,
-  vector: keyedRecord('a log vector keyed by device id', isDeviceId, count, ENTRY_LIMITS.vectorEntries),
-});
-
-/** A path's priority override (placement must be the same on every device); null goes back to inheriting. */
-export const priorityEntrySchema = z.object({
-  t: z.literal('priority'),
-  folder: folderId,
-  path: z.string().max(ENTRY_LIMITS.pathChars),
-  priority: z.enum(PRIORITIES).nullable(),
-  ...entryHeader,
-});
-
-export const entryBodySchema = z.discriminatedUnion('t', [versionsEntrySchema, folderEntrySchema, deviceEntrySchema, ackEntrySchema, priorityEntrySchema]);
-
-export type RemoteVersion = z.infer<typeof remoteVersionSchema>;
-export type VersionsEntryBody = z.infer<typeof versionsEntrySchema>;
-export type FolderEntryBody = z.infer<typeof folderEntrySchema>;
-export type DeviceEntryBody = z.infer<typeof deviceEntrySchema>;
-export type AckEntryBody = z.infer<typeof ackEntrySchema>;
-export type PriorityEntryBody = z.infer<typeof priorityEntrySchema>;
-export type EntryBody = z.infer<typeof entryBodySchema>;
+import {
+  deviceEntrySchema, ENTRY_LIMITS, entryBodySchema, LOG_ENTRY_KINDS, PUBLIC_KEY_RE, versionsBodyFast,
+  type AckEntryBody, type DeviceEntryBody, type DeviceOp, type EntryBody, type FolderEntryBody, type PriorityEntryBody, type VersionsEntryBody,
+} from './entry-schema.js';
 
 /** What the version model does as entries land (core/versions/confirm.ts implements it). */
 export interface IngestHooks {
@@ -202,9 +70,13 @@ export function parseEntry(entry: RemoteEntry): ParseResult {
   } catch {
     return { ok: false, reason: 'body is not JSON' };
   }
-  const checked = entryBodySchema.safeParse(raw);
-  if (!checked.success) return { ok: false, reason: `body does not match the schema: ${describeIssue(checked.error)}` };
-  const parsed = checked.data;
+  // Versions entries (nearly all of them) take the fast check; zod decides the rest.
+  let parsed: EntryBody | undefined = versionsBodyFast(raw);
+  if (!parsed) {
+    const checked = entryBodySchema.safeParse(raw);
+    if (!checked.success) return { ok: false, reason: `body does not match the schema: ${describeIssue(checked.error)}` };
+    parsed = checked.data;
+  }
   // Each version's canonical text is both part of the body and the input of its id, so it
   // is serialized once and embedded.
   let versionTexts: string[] | undefined;
