@@ -51,6 +51,8 @@ const deviceId = z.string().refine(isDeviceId, 'expected a device id (32 base32 
 const folderId = z.string().regex(FOLDER_ID_RE, 'expected a folder id');
 const versionId = z.string().regex(VERSION_ID_RE, 'expected a version id (32 lowercase hex)');
 const chunkHash = z.string().regex(HASH_RE, 'expected a chunk hash (64 lowercase hex)');
+/** What a version records at a path; the schema and the fast check share the list. */
+const VERSION_KINDS = ['file', 'dir', 'symlink', 'tombstone'] as const;
 const sortedUnique = (xs: readonly string[]) => xs.every((x, i) => i === 0 || (xs[i - 1] as string) < x);
 const labelToken = z.string().min(1).max(ENTRY_LIMITS.labelChars).regex(LABEL_RE);
 const isLabelName = (k: string) => k.length <= ENTRY_LIMITS.labelChars && LABEL_RE.test(k) && k !== '__proto__';
@@ -75,7 +77,7 @@ export const remoteVersionSchema = z.object({
   // Only bounded here; its structure is checked per version (see remotePathProblem) so one
   // bad path costs only that version, not the whole entry.
   path: z.string().max(ENTRY_LIMITS.pathChars),
-  kind: z.enum(['file', 'dir', 'symlink', 'tombstone']),
+  kind: z.enum(VERSION_KINDS),
   size: count,
   mtimeMs: z.number(),
   mode: z.int().min(0).max(0o7777),
@@ -146,7 +148,7 @@ export type EntryBody = z.infer<typeof entryBodySchema>;
 
 const VERSION_KEYS = new Set(['folder', 'path', 'kind', 'size', 'mtimeMs', 'mode', 'target', 'chunks', 'parents', 'vector']);
 const VERSIONS_ENTRY_KEYS = new Set(['t', 'author', 'seq', 'createdAt', 'versions']);
-const VERSION_KINDS = new Set(['file', 'dir', 'symlink', 'tombstone']);
+const KIND_SET: ReadonlySet<string> = new Set(VERSION_KINDS);
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isIntIn = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max;
@@ -173,7 +175,7 @@ export function versionsBodyFast(raw: unknown): VersionsEntryBody | undefined {
 function versionFast(v: unknown): boolean {
   if (!isPlainObject(v) || !onlyKeys(v, VERSION_KEYS)) return false;
   if (typeof v.folder !== 'string' || !FOLDER_ID_RE.test(v.folder)) return false;
-  if (!isStringUpTo(v.path, ENTRY_LIMITS.pathChars) || typeof v.kind !== 'string' || !VERSION_KINDS.has(v.kind)) return false;
+  if (!isStringUpTo(v.path, ENTRY_LIMITS.pathChars) || typeof v.kind !== 'string' || !KIND_SET.has(v.kind)) return false;
   if (!isIntIn(v.size, 0, Number.MAX_SAFE_INTEGER) || typeof v.mtimeMs !== 'number' || !Number.isFinite(v.mtimeMs) || !isIntIn(v.mode, 0, 0o7777)) return false;
   if (Object.hasOwn(v, 'target') && !isStringUpTo(v.target, ENTRY_LIMITS.targetChars)) return false;
   return chunksFast(v.chunks) && parentsFast(v.parents) && vectorFast(v.vector);
@@ -189,11 +191,8 @@ function chunksFast(chunks: unknown): boolean {
 
 function parentsFast(parents: unknown): boolean {
   if (!Array.isArray(parents) || parents.length > ENTRY_LIMITS.parentsPerVersion) return false;
-  for (let i = 0; i < parents.length; i++) {
-    const p: unknown = parents[i];
-    if (typeof p !== 'string' || !VERSION_ID_RE.test(p) || (i > 0 && !((parents[i - 1] as string) < p))) return false;
-  }
-  return true;
+  for (const p of parents as unknown[]) if (typeof p !== 'string' || !VERSION_ID_RE.test(p)) return false;
+  return sortedUnique(parents as string[]);
 }
 
 function vectorFast(vector: unknown): boolean {
