@@ -201,6 +201,37 @@ describe('HashPool', () => {
     expect(child.status).toBe(0);
   });
 
+  it('warm() starts every worker before any work, and the first call runs on them', async () => {
+    const pool = new HashPool({ threads: 2, params: MEDIUM });
+    try {
+      expect(workersOf(pool)).toHaveLength(0);
+      pool.warm();
+      const warmed = workersOf(pool).map((s) => s.worker);
+      expect(warmed).toHaveLength(2);
+      pool.warm(); // already warm: no more workers
+      expect(workersOf(pool)).toHaveLength(2);
+      const results = await pool.hashFiles(small.slice(0, 20));
+      expect(results).toEqual(small.slice(0, 20).map((p) => expected(p, MEDIUM)));
+      expect(workersOf(pool).map((s) => s.worker)).toEqual(warmed);
+    } finally {
+      await pool.close();
+    }
+    pool.warm(); // closed: nothing starts
+    expect(workersOf(pool)).toHaveLength(0);
+  });
+
+  it('a warmed pool that never gets work does not keep the process alive', () => {
+    const script = path.join(dir, 'warm-child.mts');
+    const poolUrl = pathToFileURL(path.join(import.meta.dirname, 'pool.ts')).href;
+    fs.writeFileSync(script, `import { HashPool } from ${JSON.stringify(poolUrl)};
+       new HashPool({ threads: 2 }).warm();
+       console.log('warmed');`);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000, cwd: process.cwd() });
+    expect(child.error).toBeUndefined(); // a timeout: the idle workers held the process
+    expect(child.stdout.trim()).toBe('warmed');
+    expect(child.status).toBe(0);
+  });
+
   it('rejects bad options with BAD_ARGUMENT', () => {
     for (const opts of [{ threads: 0 }, { threads: 1.5 }, { params: { minSize: 100, avgSize: 50, maxSize: 200 } }]) {
       let thrown: unknown;

@@ -111,6 +111,18 @@ export class HashPool {
     });
   }
 
+  /**
+   * Starts the workers ahead of the first call. A worker takes tens of milliseconds to boot
+   * (more on a busy machine), which the first scan after the daemon starts would otherwise
+   * wait for: the first files of a tree moved in reach the other devices that much later.
+   * Idle workers never keep the process alive.
+   */
+  warm(): void {
+    if (this.#closed || this.workers.length > 0) return;
+    this.#consecutiveCrashes = 0;
+    this.#fillWorkers();
+  }
+
   /** Stops all workers. Work still queued or in flight completes with IO_ERROR results. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -135,6 +135,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       onError: (message) => this.emit('watch.error', { folderId: f.id, message }),
     });
     this.watchers.set(folderId, watcher);
+    // A watched folder's changes are hashed: the workers boot now, not when the first change waits on them.
+    this.pool.warm();
   }
 
   /**
