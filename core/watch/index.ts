@@ -16,6 +16,11 @@ import { loadIgnore, IGNORE_FILE, type IgnoreMatcher } from '../scan/ignore.js';
 
 /** How long a directory that appeared after start counts as new (see foundByWalk). */
 const NEW_DIR_MS = 5000;
+/**
+ * A file's ctime comes from the kernel's coarse clock, which may lag the time of the change
+ * by a tick (1 to 10 ms); a file counts as older than a scan only by more than this.
+ */
+const CTIME_SLACK_MS = 50;
 
 export interface WatchOptions {
   debounceMs: number;
@@ -37,6 +42,8 @@ export class FolderWatcher {
   private readyAt: number | undefined;
   /** Per directory, when chokidar's walk first listed it (see foundByWalk). */
   private readonly dirFirstRead = new Map<string, number>();
+  /** Paths handed to the scanner in the last NEW_DIR_MS, and when (see foundByWalk). */
+  private readonly askedAt = new Map<string, number>();
 
   constructor(private readonly root: string, private readonly opts: WatchOptions) {
     this.matcher = this.loadMatcher();
@@ -50,7 +57,7 @@ export class FolderWatcher {
         if (rel === '') return false;
         // Anything but a directory is seen through its directory's events (onEntryEvent).
         if (stats && !stats.isDirectory()) {
-          this.foundByWalk(p);
+          this.foundByWalk(p, stats.ctimeMs);
           return true;
         }
         return this.matcher.ignores(rel, stats?.isDirectory() ?? false);
@@ -96,14 +103,22 @@ export class FolderWatcher {
    * and only while it is new, the file is reported: it may have been written after the scan
    * of the directory began and before the directory's own watch existed, and no event would
    * tell of it. (chokidar used to report such files as 'add' events.)
+   *
+   * Not when the file last changed (its ctime: content, mode, name) well before a scan of it
+   * or a directory above it was asked for: that scan lists the file afterwards and sees it
+   * as it is. A tree moved in is listed by chokidar while its scan already runs, and each of
+   * its files used to be scanned a second time (10,000 of them took the sender 1.2 s, while
+   * the other devices were waiting for it to serve the files).
    */
-  private foundByWalk(file: string): void {
+  private foundByWalk(file: string, ctimeMs: number): void {
     const dir = path.dirname(file);
     const now = Date.now();
     let first = this.dirFirstRead.get(dir);
     if (first === undefined) this.dirFirstRead.set(dir, (first = now));
     if (this.readyAt === undefined || first < this.readyAt || now - first > NEW_DIR_MS) return;
-    this.touchEntry(this.rel(file));
+    const rel = this.rel(file);
+    if (scannedSince(this.askedAt, rel, ctimeMs)) return;
+    this.touchEntry(rel);
   }
 
   /** An entry seen through its directory: touched unless ignored (as chokidar leaves ignored directories unwatched). */
@@ -138,6 +153,9 @@ export class FolderWatcher {
   private flush(): void {
     const paths = [...this.pending];
     this.pending = new Set();
+    const now = Date.now();
+    for (const [p, at] of this.askedAt) if (now - at > NEW_DIR_MS) this.askedAt.delete(p);
+    for (const p of paths) this.askedAt.set(p, now);
     this.running = this.running
       .then(() => (this.closed ? undefined : this.opts.onChanges(paths)))
       .catch((err: unknown) => this.opts.onError(`scan after change failed: ${err instanceof Error ? err.message : String(err)}`));
@@ -155,4 +173,20 @@ export class FolderWatcher {
       return { ignores: () => false };
     }
   }
+}
+
+/**
+ * Whether a scan asked for at `askedAt` (per path, '' for the whole folder) covers `rel` as
+ * it last changed at `ctimeMs`: a scan of `rel` or of a directory above it was asked for
+ * more than CTIME_SLACK_MS after that change, so it lists the file after the change.
+ * (A clock set back could make a new change look old; the periodic full rescan finds it.)
+ */
+export function scannedSince(askedAt: ReadonlyMap<string, number>, rel: string, ctimeMs: number): boolean {
+  const covers = (p: string) => {
+    const at = askedAt.get(p);
+    return at !== undefined && ctimeMs < at - CTIME_SLACK_MS;
+  };
+  if (covers('') || covers(rel)) return true;
+  for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) if (covers(rel.slice(0, i))) return true;
+  return false;
 }

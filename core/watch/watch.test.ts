@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sleep, tmpDir } from '../testing/index.js';
-import { FolderWatcher } from './index.js';
+import { FolderWatcher, scannedSince } from './index.js';
 
 let root: string;
 let watcher: FolderWatcher;
@@ -26,6 +26,32 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 async function expectTouched(rel: string): Promise<void> {
   await waitFor(() => touched.has(rel), `${rel} to be reported`);
   touched.clear();
+}
+
+/** Writes tree/d0..d9 with 100 files each outside `into`, waits `settleMs`, then moves it in by its top directory. */
+async function moveTreeIn(into: string, settleMs: number): Promise<void> {
+  const outside = tmpDir('canopy-watch-outside-');
+  for (let d = 0; d < 10; d++) {
+    fs.mkdirSync(path.join(outside, 'tree', `d${d}`), { recursive: true });
+    for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(outside, 'tree', `d${d}`, `f${i}.txt`), String(i));
+  }
+  await sleep(settleMs);
+  fs.renameSync(path.join(outside, 'tree'), path.join(into, 'tree'));
+  fs.rmSync(outside, { recursive: true, force: true });
+}
+
+/** A watcher of its own on a fresh folder, with the given debounce, recording each scan it asks for. */
+async function withWatcher(debounceMs: number, fn: (dir: string, calls: string[][], w: FolderWatcher) => Promise<void>): Promise<void> {
+  const dir = tmpDir('canopy-watch-other-');
+  const calls: string[][] = [];
+  const w = new FolderWatcher(dir, { debounceMs, onChanges: async (paths) => void calls.push(paths), onError: (m) => calls.push([`error: ${m}`]) });
+  try {
+    await w.ready;
+    await fn(dir, calls, w);
+  } finally {
+    await w.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 beforeEach(async () => {
@@ -87,26 +113,29 @@ describe('FolderWatcher', () => {
   });
 
   it('hands over a tree moved in as its top directory at once, not held back by every entry found in it', async () => {
-    const other = tmpDir('canopy-watch-other-');
-    const calls: string[][] = [];
-    const slow = new FolderWatcher(other, { debounceMs: 300, onChanges: async (paths) => void calls.push(paths), onError: (m) => calls.push([`error: ${m}`]) });
-    try {
-      await slow.ready;
-      const outside = tmpDir('canopy-watch-outside-');
-      for (let d = 0; d < 10; d++) {
-        fs.mkdirSync(path.join(outside, 'tree', `d${d}`), { recursive: true });
-        for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(outside, 'tree', `d${d}`, `f${i}.txt`), String(i));
-      }
-      fs.renameSync(path.join(outside, 'tree'), path.join(other, 'tree'));
-      fs.rmSync(outside, { recursive: true, force: true });
+    await withWatcher(300, async (other, calls) => {
+      await moveTreeIn(other, 0);
       await waitFor(() => calls.length > 0, 'the first scan to be asked for');
       // chokidar lists the 1,010 entries while the debounce runs: each used to restart it and
       // join the first scan, which covers them all anyway.
       expect(calls[0]).toEqual(['tree']);
-    } finally {
-      await slow.close();
-      fs.rmSync(other, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('asks once for a tree moved in: what chokidar lists in it after that scan was asked for is not asked for again', async () => {
+    // A short debounce: the scan is asked for while chokidar is still listing the tree.
+    await withWatcher(10, async (other, calls, w) => {
+      await moveTreeIn(other, 200); // the files last changed well before the scan is asked for
+      await waitFor(() => calls.length > 0, 'the scan of the tree to be asked for');
+      expect(calls[0]).toEqual(['tree']);
+      // Once chokidar has listed and watched the tree's directories, a file written there is reported.
+      await waitFor(() => Object.keys(w.watchedEntries()).filter((d) => /tree[/\\]d\d$/.test(d)).length === 10, 'chokidar to list every directory of the tree');
+      await sleep(300);
+      fs.writeFileSync(path.join(other, 'tree', 'd9', 'late.txt'), 'late');
+      await waitFor(() => calls.flat().includes('tree/d9/late.txt'), 'the file written into the tree');
+      await sleep(100);
+      expect(calls.flat().filter((p) => /^tree\/d\d\/f\d+\.txt$/.test(p))).toEqual([]);
+    });
   });
 
   it('does not report files its ignore rules leave out', async () => {
@@ -125,5 +154,25 @@ describe('FolderWatcher', () => {
     const files = names.filter((n) => fs.lstatSync(n, { throwIfNoEntry: false })?.isFile());
     expect(files).toEqual([]);
     expect(names.map((n) => path.relative(root, n)).filter((n) => !n.startsWith('..')).sort()).toEqual(['', 'sub', path.join('sub', 'deep')]);
+  });
+});
+
+describe('scannedSince', () => {
+  const asked = new Map([['tree', 10_000], ['docs/a.txt', 20_000]]);
+  it('covers a file that last changed well before a scan of it or of a directory above it was asked for', () => {
+    expect(scannedSince(asked, 'tree/d1/f.txt', 9_000)).toBe(true);
+    expect(scannedSince(asked, 'tree', 9_000)).toBe(true);
+    expect(scannedSince(asked, 'docs/a.txt', 19_000)).toBe(true);
+    expect(scannedSince(new Map([['', 10_000]]), 'any/where.txt', 9_000)).toBe(true);
+  });
+  it('does not cover a change made after the scan was asked for, or within the clock slack before it', () => {
+    expect(scannedSince(asked, 'tree/d1/f.txt', 10_500)).toBe(false);
+    expect(scannedSince(asked, 'tree/d1/f.txt', 9_990)).toBe(false);
+  });
+  it('does not cover paths outside every asked-for path, nor a sibling whose name only starts the same', () => {
+    expect(scannedSince(asked, 'other/f.txt', 1_000)).toBe(false);
+    expect(scannedSince(asked, 'tree2/f.txt', 1_000)).toBe(false);
+    expect(scannedSince(asked, 'docs/b.txt', 1_000)).toBe(false);
+    expect(scannedSince(new Map(), 'tree/f.txt', 1_000)).toBe(false);
   });
 });
