@@ -221,19 +221,24 @@ export class Versions {
 }
 
 /** The signed form of one version inside a log entry. */
+/**
+ * Built with its keys in canonical (sorted) order and no undefined field, so canonicalJson
+ * serializes it natively: a scan of 10,000 new files serializes 10,000 of these.
+ */
 function versionBody(change: NewLocalVersion, parents: string[], vector: Record<string, number>): Json {
-  return {
-    folder: change.folderId,
-    path: change.path,
-    kind: change.kind,
-    size: change.size,
-    mtimeMs: change.mtimeMs,
-    mode: change.mode,
-    target: change.target,
+  const body: { [key: string]: Json } = {
     chunks: change.chunks.map((c) => [c.hash, c.size]),
+    folder: change.folderId,
+    kind: change.kind,
+    mode: change.mode,
+    mtimeMs: change.mtimeMs,
     parents,
-    vector,
+    path: change.path,
+    size: change.size,
   };
+  if (change.target !== undefined) body.target = change.target;
+  body.vector = vector;
+  return body;
 }
 
 function toVersion(row: VersionDbRow): Version {
