@@ -143,8 +143,11 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /** A pass ran since materializing last settled (else there is nothing new to pull for). */
   private passRan = false;
   private settleTimer: NodeJS.Timeout | undefined;
-  /** The running pass: what its plan still has to fetch (status while files arrive, without planning the folder again). */
-  private running: { folderId: string; files: number; bytes: number } | undefined;
+  /**
+   * The running pass: what its slices planned so far still have to fetch, and how many of its
+   * paths are not planned yet (status while files arrive, without planning the folder again).
+   */
+  private running: { folderId: string; files: number; bytes: number; unplanned: number } | undefined;
   /** A pass over a whole folder is under way (its figures are not known before its plan). */
   private wholeFolderPass = false;
   /** Bytes to fetch per file in the last pass that fetched: the estimate for paths queued behind it. */
@@ -707,8 +710,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const queued = this.dirty.get(folderId);
     if (queued === 'all') return undefined;
     const run = this.running?.folderId === folderId ? this.running : undefined;
-    const files = (run?.files ?? 0) + (queued?.size ?? 0);
-    const bytes = (run?.bytes ?? 0) + (queued?.size ?? 0) * this.bytesPerFile;
+    const estimated = (run?.unplanned ?? 0) + (queued?.size ?? 0);
+    const files = (run?.files ?? 0) + estimated;
+    const bytes = (run?.bytes ?? 0) + estimated * this.bytesPerFile;
     return { files, bytes: Math.round(bytes) };
   }
 
@@ -784,8 +788,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
         // batches), and resumes once they have settled (settleLater).
         if (size >= QUIET_WATCH_MIN_ACTIONS && !this.quiet.has(folderId) && (await this.engine.pauseWatching(folderId))) this.quiet.add(folderId);
         this.passRan = true;
-        const report = await this.materializer.applyPlanned(folderId, list, (plan) => {
-          this.startRunning(folderId, plan);
+        this.running = undefined;
+        const report = await this.materializer.applyPlanned(folderId, list, (plan, pathsLeft) => {
+          this.slicePlanned(folderId, plan, pathsLeft);
           return this.fetcher.sequential(plan.actions.flatMap((a) => a.missingChunks));
         }, (a) => this.settledRunning(a));
         this.running = undefined;
@@ -809,11 +814,12 @@ export class SyncService extends EventEmitter<SyncEvents> {
     }
   }
 
-  /** A pass starts from its plan: its figures are what status reports meanwhile (neededWhileBusy). */
-  private startRunning(folderId: string, plan: MaterializePlan): void {
+  /** A slice of the running pass was planned: its figures join what status reports meanwhile (neededWhileBusy). */
+  private slicePlanned(folderId: string, plan: MaterializePlan, pathsLeft: number): void {
     const files = plan.actions.filter((a) => a.missingChunks.length > 0).length;
     if (files > 0) this.bytesPerFile = plan.bytesMissing / files;
-    this.running = { folderId, files, bytes: plan.bytesMissing };
+    const run = this.running?.folderId === folderId ? this.running : undefined;
+    this.running = { folderId, files: (run?.files ?? 0) + files, bytes: (run?.bytes ?? 0) + plan.bytesMissing, unplanned: pathsLeft };
   }
 
   /** One path of the running pass is done (written, or given up for now). */

@@ -499,6 +499,36 @@ describe('materializer', () => {
     await expectBClean();
   });
 
+  it('plans a big pass in slices, writing the first slice\'s files while the rest are planned; a rename across slices still reuses the old file\'s bytes', async () => {
+    writeSeededFile(a('zz-old.bin'), 3 * 1024 * 1024, 'moved');
+    await sync();
+    for (let d = 0; d < 13; d++) {
+      fs.mkdirSync(a(`bulk/d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) fs.writeFileSync(a(`bulk/d${d}/f${f}.txt`), `${d}/${f}`);
+    }
+    fs.mkdirSync(a('aaa'));
+    fs.renameSync(a('zz-old.bin'), a('aaa/moved.bin'));
+    await scanA();
+    pull(A, B);
+    const landed = () => fs.readdirSync(b('bulk'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+    const slices: { left: number; landedBefore: number }[] = [];
+    const fetch = fetcherFrom(A);
+    // 1,300 files, 14 directories, the rename's new path and the old one's delete: 1,317 paths.
+    const r = await B.mat.applyPlanned(FOLDER, undefined, (_plan, left) => {
+      slices.push({ left, landedBefore: fs.existsSync(b('bulk')) ? landed() : 0 });
+      return fetch;
+    });
+    expect(slices.map((x) => x.left)).toEqual([805, 293, 0]);
+    expect(slices[0]!.landedBefore).toBe(0);
+    expect(slices[2]!.landedBefore).toBeGreaterThan(0);
+    expect(r).toMatchObject({ written: 1301, deleted: 1, conflicts: 0, problems: [], incomplete: 0, bytesCopiedLocally: 3 * 1024 * 1024 });
+    expect(fetch.calls).toHaveLength(1300);
+    expect(landed()).toBe(1300);
+    expect(fs.existsSync(b('zz-old.bin'))).toBe(false);
+    expect(fs.readFileSync(b('aaa/moved.bin')).equals(fs.readFileSync(a('aaa/moved.bin')))).toBe(true);
+    await expectBClean();
+  });
+
   it('refuses hostile paths and records each in sync_problems while the rest syncs', async () => {
     fs.writeFileSync(a('good.txt'), 'payload');
     await scanA();

@@ -35,6 +35,7 @@ import { loadIgnore, TEMP_PREFIX, type IgnoreMatcher } from '../scan/ignore.js';
 import { entryFromStats, type WalkEntry } from '../scan/walk.js';
 import { MAX_CHUNK_BYTES, type LocalChunks } from './local-chunks.js';
 import { GroupFlush } from './flush.js';
+import { WeightedQueue } from './weighted-queue.js';
 import { checkLocalName, checkRemotePath, MAX_PATH_BYTES, resolveInside } from './paths.js';
 
 /** Runs `fn` while no scan (and no other materialization) of the folder runs. */
@@ -142,6 +143,12 @@ const MODE_MASK = 0o777;
 const WRITE_CAPACITY = 256;
 const WRITE_UNIT_BYTES = 32 * 1024;
 const writeWeight = (a: MaterializeAction) => Math.min(WRITE_CAPACITY / 8, Math.max(1, Math.ceil(a.version.size / WRITE_UNIT_BYTES)));
+/**
+ * Paths planned at a time by one pass (about 35 ms of planning here), and how few of the
+ * queued files may wait to start before the next slice is planned.
+ */
+const PLAN_SLICE = 512;
+const PLAN_AHEAD = 128;
 /** Fast-path rows written per transaction. */
 const LANDED_BATCH = 256;
 /** A file being written is flushed (fdatasync, in the background) after every this many bytes. */
@@ -306,66 +313,91 @@ export class Materializer {
   /**
    * apply(), with the fetch function made from the plan it works from (made under the
    * folder's lock), so a caller that fetches ahead in the plan's order need not plan twice.
+   * The paths are planned PLAN_SLICE at a time, each slice while the files of the ones
+   * before are being fetched and written: `makeFetch` is called once per slice, with that
+   * slice's plan and the number of paths left to plan after it.
    */
   applyPlanned(
-    folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk,
+    folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan, pathsLeft: number) => FetchChunk,
     /** Called as each file or symlink of the plan is done with (written, or left for a later pass): progress. */
     onSettled?: (action: MaterializeAction) => void,
   ): Promise<MaterializeReport> {
     return this.lock(folderId, () => this.applyNow(folderId, paths, makeFetch, onSettled));
   }
 
-  private async applyNow(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan) => FetchChunk, onSettled?: (action: MaterializeAction) => void): Promise<MaterializeReport> {
+  private async applyNow(folderId: string, paths: readonly string[] | undefined, makeFetch: (plan: MaterializePlan, pathsLeft: number) => FetchChunk, onSettled?: (action: MaterializeAction) => void): Promise<MaterializeReport> {
     const root = this.requireRoot(folderId);
     // An unmounted or removed folder must not be refilled from scratch in its place.
     const rootStat = await fsp.stat(root).catch(() => undefined);
     if (!rootStat?.isDirectory()) throw new CanopyError('NOT_FOUND', `folder "${folderId}" is not reachable at ${root}; is its drive mounted?`, { folderId, path: root });
 
     const report: MaterializeReport = { written: 0, deleted: 0, dirs: 0, symlinks: 0, skipped: 0, conflicts: 0, problems: [], bytesFetched: 0, bytesCopiedLocally: 0, incomplete: 0 };
-    const plan = this.plan(folderId, paths);
-    for (const p of plan.problems) this.problem(folderId, p, p.origin, report);
-    report.skipped += plan.ignored.length;
-
-    const ctx: ApplyContext = { folderId, root, fetch: makeFetch(plan), report, dirModes: [], landedRows: [], onSettled };
+    const ctx: ApplyContext = { folderId, root, fetch: noFetch, report, dirModes: [], landedRows: [], onSettled };
     try {
-      await this.applyActions(ctx, plan);
+      await this.applySlices(ctx, this.pathsToPlan(folderId, paths), makeFetch);
     } finally {
       await this.recordLanded(ctx);
     }
     return report;
   }
 
-  private async applyActions(ctx: ApplyContext, plan: MaterializePlan): Promise<void> {
-    const report = ctx.report;
-    const depth = (p: string) => p.split('/').length;
-    const dirs = plan.actions.filter((a) => a.action === 'mkdir').sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
-    const writes = plan.actions.filter((a) => a.action === 'write' || a.action === 'symlink').sort((a, b) => cmp(a.path, b.path));
-    // Deepest first, so a directory is emptied before it is removed.
-    const deletes = plan.actions.filter((a) => a.action === 'delete').sort((a, b) => depth(b.path) - depth(a.path) || cmp(b.path, a.path));
+  /** The paths a pass plans, in order: `paths` (sorted, once each), or every path that may need work. */
+  private pathsToPlan(folderId: string, paths: readonly string[] | undefined): string[] {
+    return paths ? [...new Set(paths)].sort(cmp) : (this.stmt.candidatePaths.all(folderId) as string[]);
+  }
 
-    for (const a of dirs) await this.run(ctx, a, () => this.makeDir(ctx, a));
-    // Writes before deletes: a renamed file is written from the old file's bytes, then the old one goes.
-    // Several files at once (each waits on its own fsyncs, and the disk serves them together),
-    // except a path under (or, case aside, equal to) another written path: it goes after, in order,
-    // so it sees what that write made (a symlink parent is refused, a file parent is in the way).
-    const postponed: MaterializeAction[] = [];
+  /**
+   * Plans and applies `list` a slice at a time. A slice's directories are made before its
+   * files are queued; the next slice is planned once the queue is nearly through the files
+   * before it, so planning thousands of paths never holds up the first fetches. Writes run
+   * several at once (each waits on its own fsyncs, and the disk serves them together), except
+   * a path under (or, case aside, equal to) another written path: it goes after, in order, so
+   * it sees what that write made (a symlink parent is refused, a file parent is in the way).
+   * Writes before deletes: a renamed file is written from the old file's bytes, then the old
+   * one goes.
+   */
+  private async applySlices(ctx: ApplyContext, list: readonly string[], makeFetch: (plan: MaterializePlan, pathsLeft: number) => FetchChunk): Promise<void> {
+    const report = ctx.report;
+    const postponed: [ApplyContext, MaterializeAction][] = [];
     const settled = (a: MaterializeAction, outcome: Outcome) => {
       if (a.missingChunks.length > 0 && outcome !== 'done' && outcome !== 'noop') report.incomplete++;
       ctx.onSettled?.(a);
     };
-    const write = async (a: MaterializeAction) => {
-      const outcome = await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, false) : this.writeSymlink(ctx, a, false)));
-      if (outcome === 'postpone') postponed.push(a);
+    const write = async ([c, a]: [ApplyContext, MaterializeAction]) => {
+      const outcome = await this.run(c, a, () => (a.action === 'write' ? this.writeFile(c, a, false) : this.writeSymlink(c, a, false)));
+      if (outcome === 'postpone') postponed.push([c, a]);
       else settled(a, outcome);
     };
-    const { together, after } = splitIndependent(writes);
-    await eachWeighted(together, WRITE_CAPACITY, writeWeight, write);
-    for (const a of after) await write(a);
-    postponed.sort((a, b) => cmp(a.path, b.path));
+    const queue = new WeightedQueue<[ApplyContext, MaterializeAction]>(WRITE_CAPACITY, ([, a]) => writeWeight(a), write);
+    const order = new WriteOrder();
+    const after: [ApplyContext, MaterializeAction][] = [];
+    const deletes: [ApplyContext, MaterializeAction][] = [];
+    const depth = (p: string) => p.split('/').length;
+
+    for (let i = 0; i < list.length; i += PLAN_SLICE) {
+      if (i > 0) await queue.backlogAtMost(PLAN_AHEAD);
+      const plan = this.plan(ctx.folderId, list.slice(i, i + PLAN_SLICE));
+      for (const p of plan.problems) this.problem(ctx.folderId, p, p.origin, report);
+      report.skipped += plan.ignored.length;
+      // The slice's own fetch; everything else (report, rows waiting, directory modes) is the pass's.
+      const sliceCtx: ApplyContext = { ...ctx, fetch: makeFetch(plan, Math.max(0, list.length - i - PLAN_SLICE)) };
+      const dirs = plan.actions.filter((a) => a.action === 'mkdir').sort((a, b) => depth(a.path) - depth(b.path) || cmp(a.path, b.path));
+      for (const a of dirs) await this.run(sliceCtx, a, () => this.makeDir(sliceCtx, a));
+      for (const a of plan.actions.filter((x) => x.action === 'write' || x.action === 'symlink').sort((x, y) => cmp(x.path, y.path))) {
+        if (order.independent(a.path)) queue.push([sliceCtx, a]);
+        else after.push([sliceCtx, a]);
+      }
+      for (const a of plan.actions) if (a.action === 'delete') deletes.push([sliceCtx, a]);
+    }
+    await queue.drained();
+    for (const item of after) await write(item);
+    postponed.sort(([, a], [, b]) => cmp(a.path, b.path));
     await this.recordLanded(ctx); // the deletes below read rows of their own
-    for (const a of deletes) await this.run(ctx, a, () => this.remove(ctx, a));
+    // Deepest first, so a directory is emptied before it is removed.
+    deletes.sort(([, a], [, b]) => depth(b.path) - depth(a.path) || cmp(b.path, a.path));
+    for (const [c, a] of deletes) await this.run(c, a, () => this.remove(c, a));
     // Files that replace a directory whose contents were only removed by the deletes above.
-    for (const a of postponed) settled(a, await this.run(ctx, a, () => (a.action === 'write' ? this.writeFile(ctx, a, true) : this.writeSymlink(ctx, a, true))));
+    for (const [c, a] of postponed) settled(a, await this.run(c, a, () => (a.action === 'write' ? this.writeFile(c, a, true) : this.writeSymlink(c, a, true))));
     // Directory modes last: a read-only directory is created writable so its files can land first.
     for (const d of ctx.dirModes.reverse()) await this.run(ctx, d.action, () => this.finishDir(ctx, d.action, d.abs));
   }
@@ -953,53 +985,31 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * Splits sorted writes into those that may run side by side and those that must follow, in
- * order: a path whose parent (at any depth) is written too, or that differs from another
- * written path only in letter case (one file on a case-insensitive disk).
+ * Which writes of a pass may run side by side: not one under (or, case aside, equal to) a
+ * path written before it in the pass, nor one above a path written before it. Paths come in
+ * sorted order, so a directory's path comes before the paths in it.
  */
-function splitIndependent(writes: readonly MaterializeAction[]): { together: MaterializeAction[]; after: MaterializeAction[] } {
-  const folded = new Set(writes.map((a) => a.path.toLowerCase()));
-  const seen = new Set<string>();
-  const together: MaterializeAction[] = [];
-  const after: MaterializeAction[] = [];
-  for (const a of writes) {
-    const key = a.path.toLowerCase();
-    let dependent = seen.has(key);
-    for (let i = key.indexOf('/'); i >= 0 && !dependent; i = key.indexOf('/', i + 1)) dependent = folded.has(key.slice(0, i));
-    seen.add(key);
-    (dependent ? after : together).push(a);
+class WriteOrder {
+  /** Paths written so far, folded to lower case. */
+  private readonly written = new Set<string>();
+  /** Every directory above a path written so far, folded. */
+  private readonly above = new Set<string>();
+
+  independent(p: string): boolean {
+    const key = p.toLowerCase();
+    let dependent = this.written.has(key) || this.above.has(key);
+    for (let i = key.indexOf('/'); i >= 0; i = key.indexOf('/', i + 1)) {
+      const dir = key.slice(0, i);
+      if (this.written.has(dir)) dependent = true;
+      this.above.add(dir);
+    }
+    this.written.add(key);
+    return !dependent;
   }
-  return { together, after };
 }
 
-/**
- * Runs `fn` over `items` in order, as many at a time as their weights (each 1..capacity)
- * fit in `capacity`; `fn` must not throw.
- */
-export async function eachWeighted<T>(items: readonly T[], capacity: number, weight: (item: T) => number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let used = 0;
-  let inFlight = 0;
-  let wake: (() => void) | undefined;
-  for (;;) {
-    while (next < items.length) {
-      const item = items[next] as T;
-      const w = Math.min(capacity, weight(item));
-      if (used + w > capacity && inFlight > 0) break;
-      next++;
-      used += w;
-      inFlight++;
-      void fn(item).finally(() => {
-        used -= w;
-        inFlight--;
-        wake?.();
-      });
-    }
-    if (inFlight === 0) return;
-    await new Promise<void>((resolve) => (wake = resolve));
-    wake = undefined;
-  }
-}
+/** The fetch of a pass before its first slice is planned: every slice brings its own. */
+const noFetch: FetchChunk = () => Promise.reject(new CanopyError('IO_ERROR', 'no fetch function for this part of the pass'));
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
