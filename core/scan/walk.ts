@@ -38,7 +38,7 @@ export interface WalkResult {
   unreadable: string[];
 }
 
-const STAT_BATCH = 128;
+export const STAT_BATCH = 128;
 /**
  * The callback lstat, promisified: fs/promises' lstat costs twice the CPU per call (0.26
  * against 0.13 CPU-s for 10,000 files here), and a tree that just appeared is lstat'ed
@@ -68,10 +68,10 @@ export async function walk(root: string, startRel: string, matcher: IgnoreMatche
     const firstOfDir = out.entries.length;
     for (let i = 0; i < names.length; i += STAT_BATCH) {
       const batch = names.slice(i, i + STAT_BATCH);
-      const stats = await Promise.all(batch.map((rel) => lstat(path.join(root, rel)).catch((err: unknown) => err)));
+      const stats = await lstatMany(root, batch);
       batch.forEach((rel, j) => {
         const st = stats[j];
-        if (!(st && typeof st === 'object' && 'isFile' in st)) {
+        if (!(st instanceof fs.Stats)) {
           // Vanished between readdir and lstat: not a problem, the file is simply gone.
           if (errnoCode(st) !== 'ENOENT') out.problems.push({ path: rel, code: 'IO_ERROR', message: `cannot stat: ${(st as Error).message}` });
           return;
@@ -89,6 +89,11 @@ export async function walk(root: string, startRel: string, matcher: IgnoreMatche
     await readTargets(root, out.entries.slice(firstOfDir), out.problems);
   }
   return out;
+}
+
+/** lstat()s `rels` under `root` all at once: each result is the Stats or the error. At most STAT_BATCH at a time is the caller's to keep. */
+export function lstatMany(root: string, rels: readonly string[]): Promise<(Stats | unknown)[]> {
+  return Promise.all(rels.map((rel) => lstat(path.join(root, rel)).catch((err: unknown) => err)));
 }
 
 /** Fills in `target` for the symlinks among `entries` that do not have one yet. */
