@@ -158,7 +158,11 @@ export class FolderWatcher {
     for (const p of paths) this.askedAt.set(p, now);
     this.running = this.running
       .then(() => (this.closed ? undefined : this.opts.onChanges(paths)))
-      .catch((err: unknown) => this.opts.onError(`scan after change failed: ${err instanceof Error ? err.message : String(err)}`));
+      .catch((err: unknown) => {
+        // That scan covers nothing: what chokidar lists under these paths is reported again.
+        for (const p of paths) if (this.askedAt.get(p) === now) this.askedAt.delete(p);
+        this.opts.onError(`scan after change failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
   }
 
   private rel(p: string): string {

@@ -40,11 +40,18 @@ async function moveTreeIn(into: string, settleMs: number): Promise<void> {
   fs.rmSync(outside, { recursive: true, force: true });
 }
 
-/** A watcher of its own on a fresh folder, with the given debounce, recording each scan it asks for. */
-async function withWatcher(debounceMs: number, fn: (dir: string, calls: string[][], w: FolderWatcher) => Promise<void>): Promise<void> {
+/**
+ * A watcher of its own on a fresh folder, with the given debounce, recording each scan it
+ * asks for (and errors, as `error: ...`); with `failFirst`, the first scan it asks for fails.
+ */
+async function withWatcher(debounceMs: number, fn: (dir: string, calls: string[][], w: FolderWatcher) => Promise<void>, failFirst = false): Promise<void> {
   const dir = tmpDir('canopy-watch-other-');
   const calls: string[][] = [];
-  const w = new FolderWatcher(dir, { debounceMs, onChanges: async (paths) => void calls.push(paths), onError: (m) => calls.push([`error: ${m}`]) });
+  const onChanges = async (paths: string[]) => {
+    calls.push(paths);
+    if (failFirst && calls.length === 1) throw new Error('disk gone');
+  };
+  const w = new FolderWatcher(dir, { debounceMs, onChanges, onError: (m) => calls.push([`error: ${m}`]) });
   try {
     await w.ready;
     await fn(dir, calls, w);
@@ -136,6 +143,15 @@ describe('FolderWatcher', () => {
       await sleep(100);
       expect(calls.flat().filter((p) => /^tree\/d\d\/f\d+\.txt$/.test(p))).toEqual([]);
     });
+  });
+
+  it('reports what chokidar lists in a tree moved in when the scan asked for it failed', async () => {
+    await withWatcher(10, async (other, calls) => {
+      await moveTreeIn(other, 200);
+      await waitFor(() => calls.flat().some((p) => /^tree\/d\d\/f\d+\.txt$/.test(p)), 'files of the tree to be asked for after the failed scan');
+      expect(calls[0]).toEqual(['tree']);
+      expect(calls[1]).toEqual(['error: scan after change failed: disk gone']);
+    }, true);
   });
 
   it('does not report files its ignore rules leave out', async () => {
