@@ -14,6 +14,12 @@ import type { PeerSession } from './session.js';
 
 /** Announcements wait this long to gather changes (a materialize pass stores many chunks). */
 const ANNOUNCE_DELAY_MS = 500;
+/**
+ * ...and at least this many times what working out the holding took last time: it is read
+ * whole (every chunk of the store and the working copies), so a device holding millions of
+ * chunks must not spend its time re-reading them every half second while files arrive.
+ */
+const ANNOUNCE_COST_FACTOR = 20;
 /** Capacity and holdings are re-checked this often anyway (evictions, scans, edits). */
 const REFRESH_MS = 20_000;
 
@@ -22,6 +28,8 @@ export class ReplicaFacts {
   private timer: NodeJS.Timeout | undefined;
   private refresh: NodeJS.Timeout | undefined;
   private lastCapacity = '';
+  /** How long the last announcement took to work out the holding (ms). */
+  private lastCostMs = 0;
   /** Sessions whose inventory is arriving: when it started (rows older than that go at the end). */
   private readonly inventoryStart = new WeakMap<PeerSession, number>();
   private readonly stmt;
@@ -59,13 +67,15 @@ export class ReplicaFacts {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.announceNow();
-    }, ANNOUNCE_DELAY_MS);
+    }, announceDelay(this.lastCostMs));
     this.timer.unref();
   }
 
   /** Sends every peer what changed since the last announcement, and capacity when it moved. */
   announceNow(): void {
+    const started = performance.now();
     const now = localHoldings(this.engine.db);
+    this.lastCostMs = performance.now() - started;
     const before = this.announced;
     this.announced = now;
     const peers = this.sessions().filter((s) => s.hello && !s.closed);
@@ -126,4 +136,9 @@ export class ReplicaFacts {
   onCapacity(s: PeerSession, facts: Capacity): void {
     this.stmt.capacity.run(JSON.stringify({ ...facts, at: Date.now() }), Date.now(), s.deviceId);
   }
+}
+
+/** How long a change waits before it is announced, given what the last holding took to read (ms). */
+export function announceDelay(lastCostMs: number): number {
+  return Math.max(ANNOUNCE_DELAY_MS, Math.ceil(ANNOUNCE_COST_FACTOR * lastCostMs));
 }
