@@ -661,8 +661,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
       byFolder.set(c.folderId, set);
     }
     for (const [folderId, paths] of byFolder) {
-      for (const p of paths) {
-        const shape = this.engine.versions.headShape(folderId, p);
+      for (const [p, shape] of this.engine.versions.headShapes(folderId, paths)) {
         if (shape.heads > 1) {
           if (this.engine.versions.inConflict(folderId, p)) this.emit('conflict', { folderId, path: p, heads: shape.heads });
         }
