@@ -780,8 +780,9 @@ export class SyncService extends EventEmitter<SyncEvents> {
       if (list?.length === 0) continue;
       this.wholeFolderPass = list === undefined;
       try {
-        // Paths that may need work nearly all do; for a whole folder, the plan says.
-        const size = list ? list.length : this.materializer.plan(folderId).actions.length;
+        // Paths that may need work nearly all do (a whole folder is not planned here: the pass
+        // plans it a slice at a time).
+        const size = list ? list.length : this.materializer.candidates(folderId).length;
         // Outside apply: the watcher may be finishing a scan, which needs the folder lock apply holds.
         // A paused watcher stays paused while more passes follow (files arriving in several log
         // batches), and resumes once they have settled (settleLater).

@@ -173,10 +173,12 @@ describe('materializer', () => {
     await sync();
     const asked = ['nope.txt', 'x.txt', 'y.txt'];
     expect(B.mat.mayNeedWork(FOLDER, asked)).toEqual([]);
+    expect(B.mat.candidates(FOLDER)).toEqual([]);
     fs.writeFileSync(a('y.txt'), 'y, edited');
     await scanA();
     pull(A, B);
     expect(B.mat.mayNeedWork(FOLDER, asked)).toEqual(['y.txt']);
+    expect(B.mat.candidates(FOLDER)).toEqual(['y.txt']);
     // Edited on both sides: B shows its own head, but a second head makes it a candidate.
     fs.writeFileSync(b('x.txt'), 'x, edited on b');
     await B.engine.scan(FOLDER);
@@ -184,6 +186,7 @@ describe('materializer', () => {
     await scanA();
     pull(A, B);
     expect(B.mat.mayNeedWork(FOLDER, asked)).toEqual(['x.txt', 'y.txt']);
+    expect(B.mat.candidates(FOLDER)).toEqual(['x.txt', 'y.txt']);
     expect(B.mat.plan(FOLDER, asked).actions.map((x) => x.path).every((p) => B.mat.mayNeedWork(FOLDER, asked).includes(p))).toBe(true);
   });
 

@@ -218,7 +218,7 @@ export class Materializer {
   private planNow(folderId: string, paths?: readonly string[]): MaterializePlan {
     const root = this.requireRoot(folderId);
     const matcher = loadIgnore(root);
-    const list = paths ? [...new Set(paths)].sort() : (this.stmt.candidatePaths.all(folderId) as string[]);
+    const list = paths ? [...new Set(paths)].sort() : this.candidates(folderId);
     const plan: MaterializePlan = { folderId, actions: [], problems: [], ignored: [], missingChunks: [], bytesTotal: 0, bytesMissing: 0 };
     const missingAll = new Map<string, number>();
     const hasCache = new Map<string, boolean>();
@@ -295,6 +295,11 @@ export class Materializer {
     return out;
   }
 
+  /** Every path of the folder that may need work (see mayNeedWork), in order; one query, no planning. */
+  candidates(folderId: string): string[] {
+    return this.stmt.candidatePaths.all(folderId) as string[];
+  }
+
   /** What still has to come from other devices before the folder is fully materialized. */
   pending(folderId: string): { files: number; bytes: number } {
     const plan = this.plan(folderId);
@@ -343,7 +348,7 @@ export class Materializer {
 
   /** The paths a pass plans, in order: `paths` (sorted, once each), or every path that may need work. */
   private pathsToPlan(folderId: string, paths: readonly string[] | undefined): string[] {
-    return paths ? [...new Set(paths)].sort(cmp) : (this.stmt.candidatePaths.all(folderId) as string[]);
+    return paths ? [...new Set(paths)].sort(cmp) : this.candidates(folderId);
   }
 
   /**
