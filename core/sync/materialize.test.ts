@@ -15,7 +15,7 @@ import { TEMP_PREFIX } from '../scan/ignore.js';
 import type { ChunkRef, NewLocalVersion, Version } from '../versions/index.js';
 import { seededBytes, sleep, tmpDir, writeSeededFile } from '../testing/index.js';
 import { LocalChunks } from './local-chunks.js';
-import { Materializer, type MaterializeReport } from './materialize.js';
+import { Materializer, ownedAsCreated, type MaterializeReport } from './materialize.js';
 import { GroupFlush, syncFilesystem } from './flush.js';
 
 const FOLDER = 'docs';
@@ -615,6 +615,27 @@ describe('materializer', () => {
     fs.symlinkSync('d/f.txt', a('l'));
     await sync();
     for (const p of ['d', 'd/f.txt', 'l']) expect([fs.lstatSync(b(p)).uid, fs.lstatSync(b(p)).gid], p).toEqual([4242, 4343]);
+  });
+
+  it('chowns a new entry unless it is created with the owner it must have (own ids, or the group of a setgid directory)', () => {
+    const uid = process.geteuid!();
+    const gid = process.getegid!();
+    const other = gid + 1;
+    expect(ownedAsCreated({ uid, gid }, { mode: 0o40755, gid: other })).toBe(true);
+    expect(ownedAsCreated({ uid, gid: other }, { mode: 0o42755, gid: other })).toBe(true);
+    // Not setgid: a new entry gets this process's group, not the directory's.
+    expect(ownedAsCreated({ uid, gid: other }, { mode: 0o40755, gid: other })).toBe(false);
+    expect(ownedAsCreated({ uid: uid + 1, gid }, { mode: 0o40755, gid })).toBe(false);
+    expect(ownedAsCreated({ uid, gid }, undefined)).toBe(false);
+  });
+
+  it.runIf(process.getuid?.() === 0)('as root, in a folder of its own whose group is setgid, gives new entries root and that group', async () => {
+    fs.chownSync(B.root, 0, 4343);
+    fs.chmodSync(B.root, 0o2755);
+    fs.writeFileSync(a('f.txt'), 'owned');
+    fs.symlinkSync('f.txt', a('l'));
+    await sync();
+    for (const p of ['f.txt', 'l']) expect([fs.lstatSync(b(p)).uid, fs.lstatSync(b(p)).gid], p).toEqual([0, 4343]);
   });
 
   it('materializes a file over 4 GiB chunk by chunk, keeping it sparse and fetching each distinct chunk once', async () => {

@@ -505,7 +505,7 @@ export class Materializer {
       if (writtenTo !== v.size) fs.ftruncateSync(fd, v.size);
       if (this.isRoot) {
         const owner = await this.ownerFor(abs, before, parent);
-        fs.fchownSync(fd, owner.uid, owner.gid);
+        if (!ownedAsCreated(owner, parent ?? (before.state === 'matches' ? undefined : owner))) fs.fchownSync(fd, owner.uid, owner.gid);
       }
       fs.fchmodSync(fd, v.mode & MODE_MASK);
       // Seconds as a float keep sub-millisecond precision that a Date would drop.
@@ -580,7 +580,7 @@ export class Materializer {
       await fsp.symlink(v.target as string, tmp);
       if (this.isRoot) {
         const owner = await this.ownerFor(abs, before, parent);
-        await fsp.lchown(tmp, owner.uid, owner.gid);
+        if (!ownedAsCreated(owner, parent ?? (before.state === 'matches' ? undefined : owner))) await fsp.lchown(tmp, owner.uid, owner.gid);
       }
       await fsp.lutimes(tmp, Date.now() / 1000, v.mtimeMs / 1000);
       written = await fsp.lstat(tmp);
@@ -957,6 +957,17 @@ function closeQuietly(fd: number): void {
  */
 async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
   return fs.lstatSync(p, { throwIfNoEntry: false });
+}
+
+/**
+ * Whether an entry this process creates in `dir` already has `owner`'s uid and gid: its
+ * own euid, and the directory's group if the directory is setgid, else its own egid. Then
+ * there is nothing to chown (a syscall per file saved when root writes into its own folder).
+ */
+export function ownedAsCreated(owner: Pick<Stats, 'uid' | 'gid'>, dir: Pick<Stats, 'mode' | 'gid'> | undefined): boolean {
+  if (!dir) return false;
+  const gid = dir.mode & 0o2000 ? dir.gid : process.getegid?.();
+  return owner.uid === process.geteuid?.() && owner.gid === gid;
 }
 
 /** Removes the empty directory a file or symlink replaces; an entry that appeared meanwhile is a local change. */
