@@ -36,6 +36,7 @@ import { entryFromStats, type WalkEntry } from '../scan/walk.js';
 import { MAX_CHUNK_BYTES, type LocalChunks } from './local-chunks.js';
 import { GroupFlush } from './flush.js';
 import { WeightedQueue } from './weighted-queue.js';
+import { WriteOrder } from './write-order.js';
 import { checkLocalName, checkRemotePath, MAX_PATH_BYTES, resolveInside } from './paths.js';
 
 /** Runs `fn` while no scan (and no other materialization) of the folder runs. */
@@ -997,30 +998,6 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * Which writes of a pass may run side by side: not one under (or, case aside, equal to) a
- * path written before it in the pass, nor one above a path written before it. Paths come in
- * sorted order, so a directory's path comes before the paths in it.
- */
-class WriteOrder {
-  /** Paths written so far, folded to lower case. */
-  private readonly written = new Set<string>();
-  /** Every directory above a path written so far, folded. */
-  private readonly above = new Set<string>();
-
-  independent(p: string): boolean {
-    const key = p.toLowerCase();
-    let dependent = this.written.has(key) || this.above.has(key);
-    for (let i = key.indexOf('/'); i >= 0; i = key.indexOf('/', i + 1)) {
-      const dir = key.slice(0, i);
-      if (this.written.has(dir)) dependent = true;
-      this.above.add(dir);
-    }
-    this.written.add(key);
-    return !dependent;
   }
 }
 
