@@ -13,6 +13,7 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { loadIgnore, IGNORE_FILE, type IgnoreMatcher } from '../scan/ignore.js';
+import { NewDirRelister } from './relist.js';
 
 /** How long a directory that appeared after start counts as new (see foundByWalk). */
 const NEW_DIR_MS = 5000;
@@ -21,6 +22,8 @@ const NEW_DIR_MS = 5000;
  * by a tick (1 to 10 ms); a file counts as older than a scan only by more than this.
  */
 const CTIME_SLACK_MS = 50;
+/** A directory that appeared is listed again this long after chokidar last listed an entry of it (see NewDirRelister). */
+const RELIST_MS = 1000;
 
 export interface WatchOptions {
   debounceMs: number;
@@ -44,6 +47,7 @@ export class FolderWatcher {
   private readonly dirFirstRead = new Map<string, number>();
   /** Paths handed to the scanner in the last NEW_DIR_MS, and when (see foundByWalk). */
   private readonly askedAt = new Map<string, number>();
+  private readonly relister = new NewDirRelister({ delayMs: RELIST_MS, onMissed: (dir, name, isDir) => this.missedByWalk(dir, name, isDir) });
 
   constructor(private readonly root: string, private readonly opts: WatchOptions) {
     this.matcher = this.loadMatcher();
@@ -55,6 +59,7 @@ export class FolderWatcher {
       ignored: (p, stats) => {
         const rel = this.rel(p);
         if (rel === '') return false;
+        if (stats) this.relister.listed(p);
         // Anything but a directory is seen through its directory's events (onEntryEvent).
         if (stats && !stats.isDirectory()) {
           this.foundByWalk(p, stats.ctimeMs);
@@ -67,6 +72,7 @@ export class FolderWatcher {
     this.watcher.on('raw', (_event, name, details) => this.onEntryEvent(name, details));
     this.watcher.on('error', (err) => this.opts.onError(err instanceof Error ? err.message : String(err)));
     this.watcher.on('unlinkDir', (p) => this.dirFirstRead.delete(p));
+    this.watcher.on('addDir', (p) => this.relister.appeared(p));
     this.ready = new Promise((resolve) => this.watcher.once('ready', () => {
       this.readyAt = Date.now();
       resolve();
@@ -81,6 +87,7 @@ export class FolderWatcher {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    this.relister.close();
     await this.watcher.close();
     await this.running.catch(() => undefined);
   }
@@ -119,6 +126,18 @@ export class FolderWatcher {
     const rel = this.rel(file);
     if (scannedSince(this.askedAt, rel, ctimeMs)) return;
     this.touchEntry(rel);
+  }
+
+  /**
+   * An entry of a directory that appeared, made or removed while chokidar listed the
+   * directory and before it watched it: scanned, and a directory made then is watched too.
+   */
+  private missedByWalk(dir: string, name: string, isDir: boolean): void {
+    const abs = path.join(dir, name);
+    const rel = this.rel(abs);
+    if (this.closed || rel.startsWith('..') || this.matcher.ignores(rel, isDir)) return;
+    this.touch(rel);
+    if (isDir) this.watcher.add(abs);
   }
 
   /** An entry seen through its directory: touched unless ignored (as chokidar leaves ignored directories unwatched). */

@@ -140,8 +140,20 @@ describe('FolderWatcher', () => {
       await sleep(300);
       fs.writeFileSync(path.join(other, 'tree', 'd9', 'late.txt'), 'late');
       await waitFor(() => calls.flat().includes('tree/d9/late.txt'), 'the file written into the tree');
-      await sleep(100);
+      // Past the second listing of each new directory (RELIST_MS): it finds what chokidar listed.
+      await sleep(1500);
       expect(calls.flat().filter((p) => /^tree\/d\d\/f\d+\.txt$/.test(p))).toEqual([]);
+    });
+  });
+
+  it('reports a file written into a tree moved in while chokidar lists its directories, before it watches them', async () => {
+    await withWatcher(10, async (other, calls) => {
+      await moveTreeIn(other, 0);
+      await waitFor(() => calls.length > 0, 'the scan of the tree to be asked for');
+      // chokidar lists each directory, then watches it: a file made in between is in neither
+      // its listing nor its events; the second listing of new directories finds it.
+      for (let d = 0; d < 10; d++) fs.writeFileSync(path.join(other, 'tree', `d${d}`, 'late.txt'), 'late');
+      await waitFor(() => Array.from({ length: 10 }, (_, d) => `tree/d${d}/late.txt`).every((p) => calls.flat().includes(p)), 'every late file to be reported');
     });
   });
 
