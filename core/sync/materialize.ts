@@ -219,7 +219,7 @@ export class Materializer {
   private planNow(folderId: string, paths?: readonly string[]): MaterializePlan {
     const root = this.requireRoot(folderId);
     const matcher = loadIgnore(root);
-    const list = paths ? [...new Set(paths)].sort() : this.candidates(folderId);
+    const list = this.pathsToPlan(folderId, paths);
     const plan: MaterializePlan = { folderId, actions: [], problems: [], ignored: [], missingChunks: [], bytesTotal: 0, bytesMissing: 0 };
     const missingAll = new Map<string, number>();
     const hasCache = new Map<string, boolean>();
@@ -370,7 +370,7 @@ export class Materializer {
       ctx.onSettled?.(a);
     };
     const write = async ([c, a]: [ApplyContext, MaterializeAction]) => {
-      const outcome = await this.run(c, a, () => (a.action === 'write' ? this.writeFile(c, a, false) : this.writeSymlink(c, a, false)));
+      const outcome = await this.run(c, a, () => this.writeEntry(c, a, false));
       if (outcome === 'postpone') postponed.push([c, a]);
       else settled(a, outcome);
     };
@@ -403,9 +403,13 @@ export class Materializer {
     deletes.sort(([, a], [, b]) => depth(b.path) - depth(a.path) || cmp(b.path, a.path));
     for (const [c, a] of deletes) await this.run(c, a, () => this.remove(c, a));
     // Files that replace a directory whose contents were only removed by the deletes above.
-    for (const [c, a] of postponed) settled(a, await this.run(c, a, () => (a.action === 'write' ? this.writeFile(c, a, true) : this.writeSymlink(c, a, true))));
+    for (const [c, a] of postponed) settled(a, await this.run(c, a, () => this.writeEntry(c, a, true)));
     // Directory modes last: a read-only directory is created writable so its files can land first.
     for (const d of ctx.dirModes.reverse()) await this.run(ctx, d.action, () => this.finishDir(ctx, d.action, d.abs));
+  }
+
+  private writeEntry(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean): Promise<Outcome> {
+    return a.action === 'write' ? this.writeFile(ctx, a, lastTry) : this.writeSymlink(ctx, a, lastTry);
   }
 
   /** Runs one path's work, turning its failure into a problem so the rest proceeds. */
@@ -504,10 +508,8 @@ export class Materializer {
       if (flushError) throw flushError;
       // Trailing zero chunks were skipped: the size comes from truncate (a hole). A new file whose last chunk was written has its size already.
       if (writtenTo !== v.size) fs.ftruncateSync(fd, v.size);
-      if (this.isRoot) {
-        const owner = await this.ownerFor(abs, before, parent);
-        if (!ownedAsCreated(owner, parent ?? (before.state === 'matches' ? undefined : owner))) fs.fchownSync(fd, owner.uid, owner.gid);
-      }
+      const owner = await this.ownerToSet(abs, before, parent);
+      if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       fs.fchmodSync(fd, v.mode & MODE_MASK);
       // Seconds as a float keep sub-millisecond precision that a Date would drop.
       fs.futimesSync(fd, Date.now() / 1000, v.mtimeMs / 1000);
@@ -579,10 +581,8 @@ export class Materializer {
     try {
       // Created at a temp name and renamed into place: rename replaces a symlink without following it.
       await fsp.symlink(v.target as string, tmp);
-      if (this.isRoot) {
-        const owner = await this.ownerFor(abs, before, parent);
-        if (!ownedAsCreated(owner, parent ?? (before.state === 'matches' ? undefined : owner))) await fsp.lchown(tmp, owner.uid, owner.gid);
-      }
+      const owner = await this.ownerToSet(abs, before, parent);
+      if (owner) await fsp.lchown(tmp, owner.uid, owner.gid);
       await fsp.lutimes(tmp, Date.now() / 1000, v.mtimeMs / 1000);
       written = await fsp.lstat(tmp);
       if (before.state === 'matches') await this.preserveOld(ctx, a.path, row as LocalRow, new Set());
@@ -685,10 +685,16 @@ export class Materializer {
     return { abs, parent };
   }
 
-  /** Who a new entry belongs to as root: the owner of what it replaces, else of its directory. */
-  private async ownerFor(abs: string, before: Destination, parent: Stats | undefined): Promise<Stats> {
-    if (before.state === 'matches') return before.st;
-    return parent ?? (await fsp.lstat(path.dirname(abs)));
+  /**
+   * The owner a new entry must be given, or undefined when there is nothing to chown: as
+   * root, the owner of what it replaces, else of its directory, unless the entry is created
+   * with that owner already (ownedAsCreated).
+   */
+  private async ownerToSet(abs: string, before: Destination, parent: Stats | undefined): Promise<Stats | undefined> {
+    if (!this.isRoot) return undefined;
+    const dir = parent ?? (await fsp.lstat(path.dirname(abs)));
+    const owner = before.state === 'matches' ? before.st : dir;
+    return ownedAsCreated(owner, dir) ? undefined : owner;
   }
 
   // ---------------------------------------------------------------- deletes
