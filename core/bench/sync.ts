@@ -19,7 +19,8 @@
  * devices at home would, part 6 the way devices that only meet over Hyperswarm would.
  *
  * CANOPY_BENCH_CPU_PROF=1 runs both daemons with --cpu-prof (profiles under the work dir);
- * CANOPY_BENCH_SYNC_ONLY=large or =small measures only that part (a quick loop while tuning one path).
+ * CANOPY_BENCH_SYNC_ONLY=large or =small measures only that part (a quick loop while tuning one path);
+ * =insertion runs the large file, the small files and the insertion, and stops there.
  * CANOPY_BENCH_KEEP_DATA=1 keeps the data when done (for runs in a row, each in its own
  * CANOPY_BENCH_DIR: deleting 20,000 files slows the next run's file creation for minutes).
  */
@@ -33,6 +34,7 @@ import { chunkFileSync } from '../chunking/file-chunker.js';
 import type { InviteInfo, PeerSyncInfo, StatusInfo } from '../api/types.js';
 import { seededBytes, sleep } from '../testing/index.js';
 import { writeConfig } from '../config/index.js';
+import { openFileSink } from '../sync/file-sink.js';
 import { cliJson, runCli, startDaemon, startTestnet, type BenchDaemon, type BenchTestnet } from './procs.js';
 
 const MiB = 1024 * 1024;
@@ -88,7 +90,8 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     // 5. The ceilings first, while nothing else runs (Hyperswarm again at the end: the faster counts).
     const rawHsFirst = await rawHyperswarm(testnet.bootstrap);
     const rawTcp = await rawTcpStream();
-    const diskWrite = diskWriteSeconds(b.folder);
+    const diskWrite = await diskWriteSeconds(b.folder, 'sink');
+    const diskWriteBuffered = await diskWriteSeconds(b.folder, 'buffered');
 
     // Pair the two devices: A shares the folder, B joins with A's invite and attaches its own.
     for (const d of [a, b]) await mustRun(['init', '--name', d.name], d.home);
@@ -102,7 +105,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     await cliJson(b.home, ['folder', 'add', b.folder, '--id', FOLDER_ID]);
     await poll(async () => (await peerOf(a)) !== undefined && (await peerOf(b)) !== undefined, 500, 60_000, 'the devices to connect');
 
-    // While working on one path, CANOPY_BENCH_SYNC_ONLY=large|small measures just that part.
+    // While working on one path, CANOPY_BENCH_SYNC_ONLY=large|small|insertion measures just that part (see the top).
     const only = process.env.CANOPY_BENCH_SYNC_ONLY;
     // 2. 10,000 files of 4 KiB in 100 directories.
     const measureSmall = async () => {
@@ -151,6 +154,13 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
       receiverBytesInAtArrival: afterArrival.bIn - before.bIn,
       loopbackBytesAllTraffic: settled.lo !== undefined && before.lo !== undefined ? settled.lo - before.lo : null,
     };
+    if (only === 'insertion') {
+      return {
+        benchmark: 'sync (large, small, then the insertion)', diskWriteSeconds: round(diskWrite), diskWriteBufferedSeconds: round(diskWriteBuffered),
+        small: { seconds: round(small.fromChange), senderScanSeconds: round(small.scanSeconds), cpuSeconds: small.cpu },
+        insertion: { byteIdentical: insertionMatches, seconds: round(insertion.fromChange), secondsFromScanStart: insertion.fromScanStart === undefined ? null : round(insertion.fromScanStart), senderScanSeconds: round(insertion.scanSeconds), wire: insertionWire, cpuSeconds: insertion.cpu },
+      };
+    }
 
     // 4. Change-to-visible latency of a small file.
     const latencies: number[] = [];
@@ -204,6 +214,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         hyperswarmSecondsEachRun: [round(rawHsFirst), round(rawHsLast)],
         tcpMiBps: round(RAW_BYTES / MiB / rawTcp), tcpSeconds: round(rawTcp), bytes: RAW_BYTES,
         diskWriteMiBps: round(RAW_BYTES / MiB / diskWrite), diskWriteSeconds: round(diskWrite),
+        diskWriteBufferedMiBps: round(RAW_BYTES / MiB / diskWriteBuffered), diskWriteBufferedSeconds: round(diskWriteBuffered),
       },
       large: {
         bytes: LARGE_SIZE, byteIdentical: largeMatches,
@@ -261,7 +272,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         wire: 'receiverBytesIn/senderBytesOut: chunk bytes per the devices\' per-peer counters (canopy status --json); loopbackBytesAllTraffic: every byte on lo meanwhile, DHT and CLI calls included',
         latency: 'from writing note.txt on the sender until the receiver\'s copy has that content (polled every 20 ms)',
         cpuSeconds: 'CPU of each daemon process during the measurement (user+system, and each apart)',
-        raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling; diskWrite: 1 GiB written and fdatasynced on the receiver\'s filesystem, the ceiling a synced file cannot pass',
+        raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling; diskWrite: 1 GiB written the way the materializer writes a big file (core/sync/file-sink.ts: O_DIRECT where the filesystem allows) and fdatasynced on the receiver\'s filesystem, the ceiling a synced file cannot pass; diskWriteBuffered: the same through the page cache, for comparison',
         profiles: profDir ?? 'set CANOPY_BENCH_CPU_PROF=1 for daemon CPU profiles (written when the daemons stop)',
         logs: `daemon logs in ${base}`,
       },
@@ -471,16 +482,34 @@ export function rawHyperswarm(bootstrap: string): Promise<number> {
  * Seconds to write RAW_BYTES into `dir` and fdatasync them: the receiving disk's own ceiling
  * (a synced file must reach it), beside the two transports'.
  */
-function diskWriteSeconds(dir: string): number {
+/**
+ * Seconds to write 1 GiB and fdatasync it: `sink` the way the materializer writes a big file
+ * (file-sink.ts: past the page cache where the filesystem allows), else plain buffered writes.
+ */
+async function diskWriteSeconds(dir: string, how: 'sink' | 'buffered'): Promise<number> {
   const file = path.join(dir, '.bench-disk-write');
   const piece = seededBytes('disk-write', 16 * MiB);
   const t0 = performance.now();
-  const fd = fs.openSync(file, 'w');
   try {
-    for (let done = 0; done < RAW_BYTES; done += piece.length) fs.writeSync(fd, piece);
-    fs.fdatasyncSync(fd);
+    if (how === 'sink') {
+      const sink = await openFileSink(file, RAW_BYTES);
+      try {
+        for (let done = 0; done < RAW_BYTES; done += piece.length) await sink.write(piece, done);
+        await sink.end(RAW_BYTES);
+        fs.fdatasyncSync(sink.fd);
+      } finally {
+        await sink.close();
+      }
+    } else {
+      const fd = fs.openSync(file, 'w');
+      try {
+        for (let done = 0; done < RAW_BYTES; done += piece.length) fs.writeSync(fd, piece);
+        fs.fdatasyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
   } finally {
-    fs.closeSync(fd);
     fs.rmSync(file, { force: true });
   }
   return (performance.now() - t0) / 1000;

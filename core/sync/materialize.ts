@@ -23,7 +23,6 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { Stats } from 'node:fs';
 import type { Db } from '../db/index.js';
 import type { ChunkStore } from '../store/index.js';
@@ -35,6 +34,7 @@ import { loadIgnore, TEMP_PREFIX, type IgnoreMatcher } from '../scan/ignore.js';
 import { entryFromStats, type WalkEntry } from '../scan/walk.js';
 import { MAX_CHUNK_BYTES, type LocalChunks } from './local-chunks.js';
 import { GroupFlush } from './flush.js';
+import { openFileSink } from './file-sink.js';
 import { WeightedQueue } from './weighted-queue.js';
 import { WriteOrder } from './write-order.js';
 import { checkLocalName, checkRemotePath, MAX_PATH_BYTES, resolveInside } from './paths.js';
@@ -152,8 +152,6 @@ const PLAN_SLICE = 512;
 const PLAN_AHEAD = 128;
 /** Fast-path rows written per transaction. */
 const LANDED_BATCH = 256;
-/** A file being written is flushed (fdatasync, in the background) after every this many bytes. */
-const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
 const HASH_RE = /^[0-9a-f]{64}$/;
 
 /** Raised inside one path's work when the destination is not what its row says: a conflict. */
@@ -461,16 +459,11 @@ export class Materializer {
     // A plain fd rather than a FileHandle: the cheap calls on it below (fchmod, futimes, fstat,
     // close, small writes) are made synchronously, which for thousands of small files saves
     // more time than anything else here (a trip through the thread pool costs more than the
-    // call). Creating the file and fsync, the slow ones, stay asynchronous.
-    const fd = await openFile(tmp, 'wx', 0o600);
+    // call). Creating the file and fsync, the slow ones, stay asynchronous. Big files are
+    // written past the page cache (file-sink.ts).
+    const sink = await openFileSink(tmp, v.size);
     let closed = false;
     let written: Stats;
-    // Big files are flushed to disk as they are written, one fdatasync in flight at a time,
-    // so the fsync before the rename finds little left to do instead of the whole file.
-    let flushing: Promise<void> | undefined;
-    let flushError: unknown;
-    let unflushed = 0;
-    let writtenTo = 0;
     try {
       // The next chunk is read (or fetched) and verified while this one is written.
       const load = (i: number): Promise<Buffer> | undefined => {
@@ -491,23 +484,10 @@ export class Materializer {
         if (data.byteLength !== c.size) throw new PathProblem('BAD_VERSION', `${a.path}: chunk ${c.hash.slice(0, 12)} is ${data.byteLength} bytes, the version says ${c.size}`);
         lastData = data;
         // Zero chunks are left as holes: sparse files stay sparse, and the file reads the same.
-        if (!isAllZero(data)) {
-          await writeFully(fd, data, c.offset);
-          unflushed += data.byteLength;
-          writtenTo = c.offset + c.size;
-        }
-        if (unflushed >= FLUSH_EVERY_BYTES && !flushing) {
-          unflushed = 0;
-          flushing = fdatasyncFile(fd).then(
-            () => void (flushing = undefined),
-            (err: unknown) => void ((flushError = err), (flushing = undefined)),
-          );
-        }
+        if (!isAllZero(data)) await sink.write(data, c.offset);
       }
-      await flushing;
-      if (flushError) throw flushError;
-      // Trailing zero chunks were skipped: the size comes from truncate (a hole). A new file whose last chunk was written has its size already.
-      if (writtenTo !== v.size) fs.ftruncateSync(fd, v.size);
+      await sink.end(v.size);
+      const fd = sink.fd;
       const owner = await this.ownerToSet(abs, before, parent);
       if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
       fs.fchmodSync(fd, v.mode & MODE_MASK);
@@ -524,8 +504,7 @@ export class Materializer {
       if (before.state === 'matches' && before.entry.kind === 'dir') await rmdirReplaced(abs);
       fs.renameSync(tmp, abs);
     } catch (err) {
-      await flushing;
-      if (!closed) closeQuietly(fd);
+      if (!closed) await sink.close();
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw err;
     }
@@ -932,29 +911,6 @@ function isAllZero(data: Uint8Array): boolean {
     if (Buffer.compare(data.subarray(off, off + n), ZEROS.subarray(0, n)) !== 0) return false;
   }
   return true;
-}
-
-const openFile = promisify(fs.open);
-const fdatasyncFile = promisify(fs.fdatasync);
-const writeAsync = promisify(fs.write);
-
-/** Writes of at most this many bytes are made synchronously (a page-cache copy costs less than a thread-pool trip). */
-const SYNC_WRITE_BYTES = 64 * 1024;
-
-async function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.byteLength) {
-    const left = data.byteLength - done;
-    done += left <= SYNC_WRITE_BYTES ? fs.writeSync(fd, data, done, left, position + done) : (await writeAsync(fd, data, done, left, position + done)).bytesWritten;
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // closing after a failed write: the temp file is removed next, nothing is lost
-  }
 }
 
 /**
