@@ -34,7 +34,7 @@ import { loadIgnore, TEMP_PREFIX, type IgnoreMatcher } from '../scan/ignore.js';
 import { entryFromStats, type WalkEntry } from '../scan/walk.js';
 import { MAX_CHUNK_BYTES, type LocalChunks } from './local-chunks.js';
 import { GroupFlush } from './flush.js';
-import { openFileSink } from './file-sink.js';
+import { DIRECT_MIN_BYTES, openFileSink } from './file-sink.js';
 import { WeightedQueue } from './weighted-queue.js';
 import { WriteOrder } from './write-order.js';
 import { checkLocalName, checkRemotePath, MAX_PATH_BYTES, resolveInside } from './paths.js';
@@ -502,7 +502,11 @@ export class Materializer {
       if (before.state === 'matches') await this.preserveOld(ctx, a.path, row as LocalRow, newHashes);
       await this.recheck(abs, row, before);
       if (before.state === 'matches' && before.entry.kind === 'dir') await rmdirReplaced(abs);
-      fs.renameSync(tmp, abs);
+      // Replacing a big file frees its blocks inside the rename (0.4-0.5 s per GiB here): off
+      // this thread, which serves peers meanwhile. A small one is renamed at once (cheaper
+      // than a trip through the thread pool).
+      if (before.state === 'matches' && before.st.size >= DIRECT_MIN_BYTES) await fsp.rename(tmp, abs);
+      else fs.renameSync(tmp, abs);
     } catch (err) {
       if (!closed) await sink.close();
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
