@@ -151,6 +151,10 @@ class DirectSink implements FileSink {
   private fdNow: number;
   private directNow = true;
   private ended = false;
+  /** The reopening of the file without O_DIRECT, once a direct write was refused (fallBack). */
+  private reopening: Promise<void> | undefined;
+  /** The direct descriptor after a fallback: closed once no write is queued on it. */
+  private readonly replaced: number[] = [];
 
   constructor(fd: number, private readonly tmp: string, private readonly pool: AlignedPool) {
     this.fdNow = fd;
@@ -296,17 +300,12 @@ class DirectSink implements FileSink {
         closeQuietly(fd);
         throw new Error(`${this.tmp} was replaced while being written`);
       }
-      // Closed once no write is queued on it (end, close).
       this.replaced.push(this.fdNow);
       this.fdNow = fd;
       this.directNow = false;
     })();
     return this.reopening;
   }
-
-  private reopening: Promise<void> | undefined;
-  /** The direct descriptor after a fallback. */
-  private readonly replaced: number[] = [];
 
   /** Gives the buffers back (no write is in flight by now). */
   private release(): void {
