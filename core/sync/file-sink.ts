@@ -123,7 +123,7 @@ class BufferedSink implements FileSink {
   }
 }
 
-export async function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
+async function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < data.byteLength) {
     const left = data.byteLength - done;
@@ -364,7 +364,7 @@ function alignUp(n: number): number {
   return alignDown(n + ALIGN - 1);
 }
 
-export function closeQuietly(fd: number): void {
+function closeQuietly(fd: number): void {
   try {
     fs.closeSync(fd);
   } catch {
