@@ -273,10 +273,12 @@ class DirectSink implements FileSink {
     try {
       let done = 0;
       while (done < len) {
+        // What this write went to: another write's fallback may finish while it is out.
+        const viaDirect = this.directNow;
         try {
           done += (await writeAsync(this.fdNow, buf, done, len - done, position + done)).bytesWritten;
         } catch (err) {
-          if (!this.directNow || errnoCode(err) !== 'EINVAL') throw err;
+          if (!viaDirect || errnoCode(err) !== 'EINVAL') throw err;
           await this.fallBack();
         }
       }
