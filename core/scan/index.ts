@@ -16,7 +16,7 @@ import { errnoCode } from '../errors/index.js';
 import type { Versions, ChunkRef, NewLocalVersion, Version } from '../versions/index.js';
 import type { RecentChunks } from '../store/recent.js';
 import { loadIgnore, type IgnoreMatcher } from './ignore.js';
-import { entryFromStats, lstatMany, readTargets, specialFileProblem, STAT_BATCH, walk, type WalkEntry, type WalkProblem } from './walk.js';
+import { BatchLstat, entryFromStats, readTargets, specialFileProblem, STAT_BATCH, walk, type WalkEntry, type WalkProblem } from './walk.js';
 
 export interface ScanFolder {
   id: string;
@@ -201,16 +201,18 @@ export class Scanner {
    * 5,000 of them took 0.8-1.3 s one lstat after another, 0.1-0.2 s in batches.
    */
   private async collectAll(folderPath: string, roots: readonly string[], matcher: IgnoreMatcher, seen: Map<string, WalkEntry>, unreadable: string[], problems: WalkProblem[]): Promise<void> {
+    // One for the whole listing: a filesystem found slow stays treated as slow.
+    const stat = new BatchLstat();
     for (let i = 0; i < roots.length; i += STAT_BATCH) {
       const batch = roots.slice(i, i + STAT_BATCH);
-      const stats = await lstatMany(folderPath, batch.filter((r) => r !== ''));
+      const stats = await stat.many(folderPath, batch.filter((r) => r !== ''));
       let next = 0;
-      for (const root of batch) await this.collect(folderPath, root, root === '' ? undefined : stats[next++], matcher, seen, unreadable, problems);
+      for (const root of batch) await this.collect(folderPath, root, root === '' ? undefined : stats[next++], matcher, seen, unreadable, problems, stat);
     }
   }
 
   /** Lists what exists under one root into `seen`, given the root's lstat result (its Stats or the error; none for the whole folder). */
-  private async collect(folderPath: string, root: string, st: unknown, matcher: IgnoreMatcher, seen: Map<string, WalkEntry>, unreadable: string[], problems: WalkProblem[]): Promise<void> {
+  private async collect(folderPath: string, root: string, st: unknown, matcher: IgnoreMatcher, seen: Map<string, WalkEntry>, unreadable: string[], problems: WalkProblem[], stat: BatchLstat): Promise<void> {
     if (root !== '') {
       if (!(st instanceof fs.Stats)) {
         if (errnoCode(st) !== 'ENOENT') {
@@ -230,7 +232,7 @@ export class Scanner {
       seen.set(root, entry);
       if (entry.kind !== 'dir') return;
     }
-    const result = await walk(folderPath, root, matcher);
+    const result = await walk(folderPath, root, matcher, stat);
     for (const e of result.entries) seen.set(e.rel, e);
     unreadable.push(...result.unreadable);
     problems.push(...result.problems);
