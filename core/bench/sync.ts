@@ -480,11 +480,9 @@ export function rawHyperswarm(bootstrap: string): Promise<number> {
 
 /**
  * Seconds to write RAW_BYTES into `dir` and fdatasync them: the receiving disk's own ceiling
- * (a synced file must reach it), beside the two transports'.
- */
-/**
- * Seconds to write 1 GiB and fdatasync it: `sink` the way the materializer writes a big file
- * (file-sink.ts: past the page cache where the filesystem allows), else plain buffered writes.
+ * (a synced file must reach it), beside the two transports'. `sink` writes the way the
+ * materializer writes a big file (file-sink.ts: past the page cache where the filesystem
+ * allows), `buffered` with plain writes, for comparison.
  */
 async function diskWriteSeconds(dir: string, how: 'sink' | 'buffered'): Promise<number> {
   const file = path.join(dir, '.bench-disk-write');

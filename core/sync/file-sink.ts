@@ -175,25 +175,16 @@ class DirectSink implements FileSink {
       this.base = alignDown(offset);
     }
     await this.skipTo(offset);
-    let done = 0;
-    while (done < data.byteLength) {
-      const buf = this.current as Buffer;
-      const n = Math.min(data.byteLength - done, buf.byteLength - this.filled);
-      buf.set(data.subarray(done, done + n), this.filled);
-      this.filled += n;
-      done += n;
-      if (this.filled === buf.byteLength) await this.rotate(this.base + this.filled);
-    }
+    await this.stage(data.byteLength, data);
   }
 
   async end(size: number): Promise<void> {
     this.ended = true;
     try {
       if (this.current !== undefined && this.filled > 0) {
-        const buf = this.current;
         const len = alignUp(this.filled);
-        buf.fill(0, this.filled, len);
-        this.inFlight.set(buf, this.writeOut(buf, len, this.base));
+        this.current.fill(0, this.filled, len);
+        this.send(this.current, len);
       }
       await Promise.all(this.inFlight.values());
       for (const fd of this.replaced.splice(0)) closeQuietly(fd);
@@ -217,32 +208,40 @@ class DirectSink implements FileSink {
     const at = this.base + this.filled;
     if (offset < at) throw new Error(`out-of-order write at ${offset}, already at ${at}`);
     if (offset === at) return;
-    const buf = this.current as Buffer;
     // The gap ends within the block being staged, or the next one: zeros, written.
-    if (alignDown(offset) <= alignUp(at)) {
-      let left = offset - at;
-      while (left > 0) {
-        const n = Math.min(left, buf.byteLength - this.filled);
-        (this.current as Buffer).fill(0, this.filled, this.filled + n);
-        this.filled += n;
-        left -= n;
-        if (this.filled === (this.current as Buffer).byteLength) await this.rotate(this.base + this.filled);
-      }
-      return;
-    }
+    if (alignDown(offset) <= alignUp(at)) return this.stage(offset - at);
     // A hole of whole blocks: finish the block being staged, write what is staged, start again at the block of `offset`.
     const padded = alignUp(this.filled);
-    buf.fill(0, this.filled, padded);
+    (this.current as Buffer).fill(0, this.filled, padded);
     this.filled = padded;
     await this.rotate(alignDown(offset));
     (this.current as Buffer).fill(0, 0, offset - this.base);
     this.filled = offset - this.base;
   }
 
+  /** Appends `n` bytes to what is staged: `data`'s, or zeros. A buffer that fills goes to disk. */
+  private async stage(n: number, data?: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < n) {
+      const buf = this.current as Buffer;
+      const k = Math.min(n - done, buf.byteLength - this.filled);
+      if (data) buf.set(data.subarray(done, done + k), this.filled);
+      else buf.fill(0, this.filled, this.filled + k);
+      this.filled += k;
+      done += k;
+      if (this.filled === buf.byteLength) await this.rotate(this.base + this.filled);
+    }
+  }
+
+  /** Starts writing the first `len` bytes of `buf` at the staging base. */
+  private send(buf: Buffer, len: number): void {
+    this.inFlight.set(buf, this.writeOut(buf, len, this.base));
+  }
+
   /** Sends the staged bytes (a whole number of blocks) to disk and continues staging at file offset `next` in a free buffer. */
   private async rotate(next: number): Promise<void> {
     const buf = this.current as Buffer;
-    if (this.filled > 0) this.inFlight.set(buf, this.writeOut(buf, this.filled, this.base));
+    if (this.filled > 0) this.send(buf, this.filled);
     this.current = undefined;
     if (this.held.length < 2) {
       const spare = this.pool.tryTake();
