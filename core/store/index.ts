@@ -45,6 +45,7 @@ export class ChunkStore {
     this.removeLeftoverTemps();
     this.stmt = {
       has: db.prepare('SELECT 1 FROM stored_chunks WHERE hash = ? AND quarantined = 0').pluck(),
+      hasMany: db.prepare('SELECT s.hash FROM json_each(?) AS j CROSS JOIN stored_chunks AS s WHERE s.hash = j.value AND s.quarantined = 0').pluck(),
       insert: db.prepare('INSERT OR REPLACE INTO stored_chunks (hash, size, stored_at, last_access, quarantined) VALUES (?, ?, ?, ?, 0)'),
       touch: db.prepare('UPDATE stored_chunks SET last_access = ? WHERE hash = ?'),
       remove: db.prepare('DELETE FROM stored_chunks WHERE hash = ?'),
@@ -74,6 +75,11 @@ export class ChunkStore {
 
   has(hash: string): boolean {
     return this.stmt.has.get(hash) !== undefined;
+  }
+
+  /** Which of `hashes` has() holds, in one query (the caller keeps the list to a few thousand). */
+  heldAmong(hashes: readonly string[]): Set<string> {
+    return new Set(this.stmt.hasMany.all(JSON.stringify(hashes)) as string[]);
   }
 
   /** Stores a chunk after checking its bytes match its name. Idempotent. */

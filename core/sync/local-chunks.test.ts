@@ -100,5 +100,20 @@ describe('LocalChunks', () => {
     const detached = new LocalChunks(engine.db, engine.store, () => undefined);
     expect(detached.has(c!.hash)).toBe(false);
     expect(await detached.read(c!.hash)).toBeUndefined();
+    expect(detached.heldAmong([c!.hash]).size).toBe(0);
+  });
+
+  it('answers heldAmong for many hashes as has() does for each: store, working copy, neither, quarantined', async () => {
+    fs.writeFileSync(path.join(root, 'f.txt'), 'in the working copy');
+    await engine.scan('docs');
+    const [inFile] = chunksOf('f.txt');
+    const stored = seededBytes('stored', 1000);
+    const quarantined = seededBytes('quarantined', 1000);
+    await engine.store.put(blake3Hex(stored), stored);
+    await engine.store.put(blake3Hex(quarantined), quarantined);
+    engine.db.prepare('UPDATE stored_chunks SET quarantined = 1 WHERE hash = ?').run(blake3Hex(quarantined));
+    const asked = [inFile!.hash, blake3Hex(stored), blake3Hex(quarantined), blake3Hex(seededBytes('nowhere', 10))];
+    expect([...local.heldAmong(asked)].sort()).toEqual(asked.filter((h) => local.has(h)).sort());
+    expect(local.heldAmong(asked).size).toBe(2);
   });
 });

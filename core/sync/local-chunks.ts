@@ -39,6 +39,12 @@ export class LocalChunks {
         JOIN versions v ON v.id = c.version_id
         JOIN local_files f ON f.folder_id = v.folder_id AND f.path = v.path AND f.version_id = c.version_id
         WHERE c.chunk = ? AND f.kind = 'file' ORDER BY f.folder_id, f.path, c.idx`),
+      // locations() of many hashes at once, reduced to which hash is in which folder.
+      foldersOfMany: db.prepare(`SELECT DISTINCT c.chunk AS hash, f.folder_id AS folderId
+        FROM json_each(?) AS j CROSS JOIN version_chunks c
+        JOIN versions v ON v.id = c.version_id
+        JOIN local_files f ON f.folder_id = v.folder_id AND f.path = v.path AND f.version_id = c.version_id
+        WHERE c.chunk = j.value AND f.kind = 'file'`),
     };
   }
 
@@ -46,6 +52,23 @@ export class LocalChunks {
   has(hash: string): boolean {
     if (this.store.has(hash)) return true;
     return this.locations(hash).length > 0;
+  }
+
+  /**
+   * Which of `hashes` has() would say yes to, in two queries rather than two per hash (a
+   * plan of 512 new files asks for each of their chunks).
+   */
+  heldAmong(hashes: readonly string[]): Set<string> {
+    const held = this.store.heldAmong(hashes);
+    const rest = hashes.filter((h) => !held.has(h));
+    if (rest.length === 0) return held;
+    const attached = new Map<string, boolean>();
+    for (const { hash, folderId } of this.stmt.foldersOfMany.all(JSON.stringify(rest)) as { hash: string; folderId: string }[]) {
+      let yes = attached.get(folderId);
+      if (yes === undefined) attached.set(folderId, (yes = this.folderRoot(folderId) !== undefined));
+      if (yes) held.add(hash);
+    }
+    return held;
   }
 
   /** The verified bytes of `hash` from the store or any working-copy file; undefined if none has them. */

@@ -74,10 +74,10 @@ interface VersionDbRow {
 /** Paths per headShapes query (each goes as one JSON array parameter). */
 const HEAD_SHAPES_BATCH = 1024;
 
-const SELECT_VERSION = `
-  SELECT v.*, (SELECT group_concat(parent_id) FROM version_parents p WHERE p.version_id = v.id) AS parents,
-         (SELECT count(*) FROM version_chunks c WHERE c.version_id = v.id) AS chunk_count
-  FROM versions v`;
+const VERSION_COLUMNS = `
+  v.*, (SELECT group_concat(parent_id) FROM version_parents p WHERE p.version_id = v.id) AS parents,
+       (SELECT count(*) FROM version_chunks c WHERE c.version_id = v.id) AS chunk_count`;
+const SELECT_VERSION = `SELECT ${VERSION_COLUMNS} FROM versions v`;
 
 /**
  * A version's id: the first 128 bits of BLAKE3 over its canonical form and its place in
@@ -108,6 +108,11 @@ export class Versions {
       // The paths come as a JSON array, walked first (CROSS JOIN): one primary-key seek each.
       headShapes: db.prepare(`SELECT h.path AS path, h.version_id AS id, (SELECT count(*) FROM version_parents p WHERE p.version_id = h.version_id) AS parents
         FROM json_each(?) AS j CROSS JOIN heads AS h WHERE h.folder_id = ? AND h.path = j.value`),
+      // As headShapes: the paths, then the chunk lists' version ids, as one JSON array each.
+      headsOfMany: db.prepare(`SELECT ${VERSION_COLUMNS} FROM json_each(?) AS j CROSS JOIN heads AS h CROSS JOIN versions AS v
+        WHERE h.folder_id = ? AND h.path = j.value AND v.id = h.version_id`),
+      chunksOfMany: db.prepare(`SELECT c.version_id AS id, c.chunk AS hash, c.offset AS offset, c.size AS size
+        FROM json_each(?) AS j CROSS JOIN version_chunks AS c WHERE c.version_id = j.value ORDER BY j.key, c.idx`),
       ownChunks: db.prepare(`SELECT c.chunk AS hash, c.size FROM version_chunks c JOIN versions v ON v.id = c.version_id
         WHERE c.version_id = ? AND v.author = ? ORDER BY c.idx`),
     };
@@ -223,6 +228,36 @@ export class Versions {
 
   preferredHead(folderId: string, path: string): Version | undefined {
     return preferredHead(this.heads(folderId, path));
+  }
+
+  /**
+   * preferredHead() of each of `paths` that has a head, one query per HEAD_SHAPES_BATCH
+   * paths: planning a slice of new files asked 10,000 times for one path's heads.
+   */
+  preferredHeads(folderId: string, paths: readonly string[]): Map<string, Version> {
+    const byPath = new Map<string, Version[]>();
+    for (let i = 0; i < paths.length; i += HEAD_SHAPES_BATCH) {
+      for (const row of this.stmt.headsOfMany.all(JSON.stringify(paths.slice(i, i + HEAD_SHAPES_BATCH)), folderId) as VersionDbRow[]) {
+        const v = toVersion(row);
+        const heads = byPath.get(v.path);
+        if (heads) heads.push(v);
+        else byPath.set(v.path, [v]);
+      }
+    }
+    const out = new Map<string, Version>();
+    for (const [p, heads] of byPath) out.set(p, preferredHead(heads) as Version);
+    return out;
+  }
+
+  /** chunks() of each of `versionIds`, batched as preferredHeads; a version without chunks maps to []. */
+  chunksOfMany(versionIds: readonly string[]): Map<string, ChunkRef[]> {
+    const out = new Map<string, ChunkRef[]>(versionIds.map((id) => [id, []]));
+    for (let i = 0; i < versionIds.length; i += HEAD_SHAPES_BATCH) {
+      for (const { id, ...c } of this.stmt.chunksOfMany.all(JSON.stringify(versionIds.slice(i, i + HEAD_SHAPES_BATCH))) as (ChunkRef & { id: string })[]) {
+        out.get(id)?.push(c);
+      }
+    }
+    return out;
   }
 
   /** Every version of a path, newest first (timestamps only sort the list for people). */
