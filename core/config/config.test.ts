@@ -46,7 +46,7 @@ describe('defaults', () => {
       retention: { tombstones: 30 * DAY, maxVersionsPerPath: 100, maxVersionAge: 365 * DAY, gcGrace: DAY, emergencyFree: GiB },
       network: { bootstrap: [], uploadLimit: 0, downloadLimit: 0, maxPeers: 32, maxInflightRequests: 256, direct: true, directPort: 0 },
       api: { host: '127.0.0.1', port: 0 },
-      scan: { debounce: 300, hashThreads: 0, rescanInterval: HOUR, unstableRetries: 3 },
+      scan: { debounce: 100, hashThreads: 0, rescanInterval: HOUR, unstableRetries: 3 },
     });
   });
 

@@ -174,7 +174,10 @@ export const DEFAULTS = {
   },
   network: { bootstrap: [] as string[], upload_limit: '0', download_limit: '0', max_peers: 32, max_inflight_requests: 256, direct: true, direct_port: 0 },
   api: { host: '127.0.0.1', port: 0 },
-  scan: { debounce: '300ms', hash_threads: 0, rescan_interval: '1h', unstable_retries: 3 },
+  // The debounce is idle time before every change reaches the other devices. Saves finish
+  // within milliseconds (write, then rename), and a burst (a checkout, a copy) keeps
+  // restarting it up to the watcher's maxWait, so 100 ms still makes one scan of a burst.
+  scan: { debounce: '100ms', hash_threads: 0, rescan_interval: '1h', unstable_retries: 3 },
 } as const;
 
 // 255 = the longest DNS name, so any host name passes as a default.
