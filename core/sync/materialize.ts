@@ -174,6 +174,12 @@ export class Materializer {
   private readonly lock: FolderLock;
   private readonly isRoot = process.getuid?.() === 0;
   /** Temp names: random per materializer, then a counter (a random draw per file costs more than the rest of its name). */
+  /**
+   * The row each planned action's path had when it was planned. Plans are made and applied
+   * under the folder's lock, and a pass writes a path's row only once it has written the
+   * path, so the row is still that when the action runs: one query per file less.
+   */
+  private readonly plannedRows = new WeakMap<MaterializeAction, LocalRow | undefined>();
   private readonly tempStem = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
   private tempCount = 0;
   private readonly flusher: GroupFlush;
@@ -276,6 +282,7 @@ export class Materializer {
       } else if (head.kind === 'dir') {
         action.action = 'mkdir';
       }
+      this.plannedRows.set(action, row);
       plan.actions.push(action);
     }
     for (const [hash, size] of missingAll) {
@@ -445,7 +452,7 @@ export class Materializer {
    */
   private async claimDestination(ctx: ApplyContext, a: MaterializeAction, lastTry: boolean) {
     const { abs, parent } = await this.prepareParents(ctx, a.path);
-    const row = this.row(ctx.folderId, a.path);
+    const row = this.plannedRows.has(a) ? this.plannedRows.get(a) : this.row(ctx.folderId, a.path);
     const before = await this.destination(abs, row);
     if (before.state === 'changed') return 'conflict' as const;
     if (before.state === 'matches' && before.entry.kind === 'dir' && !(await isEmptyDir(abs))) return this.dirInTheWay(ctx, a, lastTry);
