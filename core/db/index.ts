@@ -82,6 +82,22 @@ function badDatabase(file: string, err: unknown): CanopyError {
 }
 
 /** `PRAGMA integrity_check` as a list of problems; empty when the file is sound. */
+/** Keys per query of manyAtOnce: a JSON array parameter of a few thousand stays small. */
+export const KEYS_PER_QUERY = 1024;
+
+/**
+ * Runs `query` on `keys` as JSON arrays of at most KEYS_PER_QUERY (for a statement that walks
+ * `json_each(?)` first and seeks each key), and returns every row. Thousands of point
+ * queries cost about three times as much here as the same rows read this way.
+ */
+export function manyAtOnce<R>(keys: readonly string[], query: (json: string) => R[]): R[] {
+  const out: R[] = [];
+  for (let i = 0; i < keys.length; i += KEYS_PER_QUERY) {
+    for (const row of query(JSON.stringify(keys.slice(i, i + KEYS_PER_QUERY)))) out.push(row);
+  }
+  return out;
+}
+
 export function integrityProblems(db: Db): string[] {
   const rows = db.pragma('integrity_check') as { integrity_check: string }[];
   return rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');

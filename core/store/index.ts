@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db/index.js';
+import { manyAtOnce, type Db } from '../db/index.js';
 import { blake3Hex } from '../chunking/hash.js';
 import { CanopyError, errnoCode, fromFsError } from '../errors/index.js';
 
@@ -77,9 +77,9 @@ export class ChunkStore {
     return this.stmt.has.get(hash) !== undefined;
   }
 
-  /** Which of `hashes` has() holds, in one query (the caller keeps the list to a few thousand). */
+  /** Which of `hashes` has() holds, in batched queries. */
   heldAmong(hashes: readonly string[]): Set<string> {
-    return new Set(this.stmt.hasMany.all(JSON.stringify(hashes)) as string[]);
+    return new Set(manyAtOnce(hashes, (json) => this.stmt.hasMany.all(json) as string[]));
   }
 
   /** Stores a chunk after checking its bytes match its name. Idempotent. */

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Db } from '../db/index.js';
+import { manyAtOnce, type Db } from '../db/index.js';
 import type { ChunkStore } from '../store/index.js';
 import { blake3Hex } from '../chunking/hash.js';
 
@@ -63,7 +63,7 @@ export class LocalChunks {
     const rest = hashes.filter((h) => !held.has(h));
     if (rest.length === 0) return held;
     const attached = new Map<string, boolean>();
-    for (const { hash, folderId } of this.stmt.foldersOfMany.all(JSON.stringify(rest)) as { hash: string; folderId: string }[]) {
+    for (const { hash, folderId } of manyAtOnce(rest, (json) => this.stmt.foldersOfMany.all(json) as { hash: string; folderId: string }[])) {
       let yes = attached.get(folderId);
       if (yes === undefined) attached.set(folderId, (yes = this.folderRoot(folderId) !== undefined));
       if (yes) held.add(hash);

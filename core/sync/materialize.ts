@@ -24,7 +24,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import type { Db } from '../db/index.js';
+import { manyAtOnce, type Db } from '../db/index.js';
 import type { ChunkStore } from '../store/index.js';
 import { unchanged, type IndexRow, type Scanner } from '../scan/index.js';
 import type { ChunkRef, Version, Versions } from '../versions/index.js';
@@ -149,8 +149,6 @@ const writeWeight = (a: MaterializeAction) => Math.min(WRITE_CAPACITY / 8, Math.
  * queued files may wait to start before the next slice is planned.
  */
 const PLAN_SLICE = 512;
-/** Paths or hashes per batched lookup of a plan (each goes as one JSON array parameter). */
-const HELD_QUERY_BATCH = 2048;
 const PLAN_AHEAD = 128;
 /** Fast-path rows written per transaction. */
 const LANDED_BATCH = 256;
@@ -173,13 +171,13 @@ export class Materializer {
   private readonly stmt;
   private readonly lock: FolderLock;
   private readonly isRoot = process.getuid?.() === 0;
-  /** Temp names: random per materializer, then a counter (a random draw per file costs more than the rest of its name). */
   /**
    * The row each planned action's path had when it was planned. Plans are made and applied
    * under the folder's lock, and a pass writes a path's row only once it has written the
    * path, so the row is still that when the action runs: one query per file less.
    */
   private readonly plannedRows = new WeakMap<MaterializeAction, LocalRow | undefined>();
+  /** Temp names: random per materializer, then a counter (a random draw per file costs more than the rest of its name). */
   private readonly tempStem = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
   private tempCount = 0;
   private readonly flusher: GroupFlush;
@@ -236,7 +234,7 @@ export class Materializer {
     const rows = this.rows(folderId, list);
     const fileHeads = [...heads.values()].filter((h) => h.kind === 'file' && rows.get(h.path)?.version_id !== h.id);
     const chunkLists = this.deps.versions.chunksOfMany(fileHeads.map((h) => h.id));
-    const held = this.heldAmong([...new Set([...chunkLists.values()].flatMap((cs) => cs.map((c) => c.hash)))]);
+    const held = this.deps.local.heldAmong([...new Set([...chunkLists.values()].flatMap((cs) => cs.map((c) => c.hash)))]);
     for (const rel of list) {
       const head = heads.get(rel);
       if (!head) continue;
@@ -863,22 +861,10 @@ export class Materializer {
     this.deps.onProblem?.({ folderId, path: p.path, code: p.code, message: p.message });
   }
 
-  /** row() of each of `paths` that has one, HELD_QUERY_BATCH paths a query. */
+  /** row() of each of `paths` that has one, in batched queries. */
   private rows(folderId: string, paths: readonly string[]): Map<string, LocalRow> {
-    const out = new Map<string, LocalRow>();
-    for (let i = 0; i < paths.length; i += HELD_QUERY_BATCH) {
-      for (const { path: p, ...row } of this.stmt.rowsOfMany.all(JSON.stringify(paths.slice(i, i + HELD_QUERY_BATCH)), folderId) as (LocalRow & { path: string })[]) out.set(p, row);
-    }
-    return out;
-  }
-
-  /** Which of `hashes` some local source holds (LocalChunks.heldAmong), HELD_QUERY_BATCH a query. */
-  private heldAmong(hashes: readonly string[]): Set<string> {
-    const out = new Set<string>();
-    for (let i = 0; i < hashes.length; i += HELD_QUERY_BATCH) {
-      for (const h of this.deps.local.heldAmong(hashes.slice(i, i + HELD_QUERY_BATCH))) out.add(h);
-    }
-    return out;
+    const rows = manyAtOnce(paths, (json) => this.stmt.rowsOfMany.all(json, folderId) as (LocalRow & { path: string })[]);
+    return new Map(rows.map(({ path: p, ...row }) => [p, row]));
   }
 
   private row(folderId: string, rel: string): LocalRow | undefined {

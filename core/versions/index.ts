@@ -6,7 +6,7 @@
  * `recordLocal` must run inside the caller's transaction together with whatever else
  * changes with it (the scanner's fast-path row), so a crash leaves both or neither.
  */
-import type { Db } from '../db/index.js';
+import { manyAtOnce, type Db } from '../db/index.js';
 import type { ChangeLog } from '../log/index.js';
 import { blake3Hex } from '../chunking/hash.js';
 import { canonicalJson, RawJson, type Json } from '../log/canonical.js';
@@ -70,9 +70,6 @@ interface VersionDbRow {
   parents: string | null;
   chunk_count: number;
 }
-
-/** Paths per headShapes query (each goes as one JSON array parameter). */
-const HEAD_SHAPES_BATCH = 1024;
 
 const VERSION_COLUMNS = `
   v.*, (SELECT group_concat(parent_id) FROM version_parents p WHERE p.version_id = v.id) AS parents,
@@ -197,15 +194,11 @@ export class Versions {
   /**
    * Cheap facts for every path sync touches: how many heads, and the one head's id when it
    * is a merge (a merge made elsewhere closed this path's conflict here too). Paths without
-   * heads are left out. One query per HEAD_SHAPES_BATCH paths: a log batch of 1,024 new files
+   * heads are left out. One query per KEYS_PER_QUERY paths (manyAtOnce): a log batch of 1,024 new files
    * took 10 µs a path asked one by one, 3.7 µs together.
    */
   headShapes(folderId: string, paths: Iterable<string>): Map<string, { heads: number; mergeHead: string | null }> {
-    const rows: { path: string; id: string; parents: number }[] = [];
-    const list = [...paths];
-    for (let i = 0; i < list.length; i += HEAD_SHAPES_BATCH) {
-      rows.push(...(this.stmt.headShapes.all(JSON.stringify(list.slice(i, i + HEAD_SHAPES_BATCH)), folderId) as typeof rows));
-    }
+    const rows = manyAtOnce([...paths], (json) => this.stmt.headShapes.all(json, folderId) as { path: string; id: string; parents: number }[]);
     const byPath = new Map<string, { id: string; parents: number }[]>();
     for (const r of rows) {
       const heads = byPath.get(r.path);
@@ -231,18 +224,16 @@ export class Versions {
   }
 
   /**
-   * preferredHead() of each of `paths` that has a head, one query per HEAD_SHAPES_BATCH
-   * paths: planning a slice of new files asked 10,000 times for one path's heads.
+   * preferredHead() of each of `paths` that has a head, in batched queries (manyAtOnce):
+   * planning 10,000 new files asked 10,000 times for one path's heads.
    */
   preferredHeads(folderId: string, paths: readonly string[]): Map<string, Version> {
     const byPath = new Map<string, Version[]>();
-    for (let i = 0; i < paths.length; i += HEAD_SHAPES_BATCH) {
-      for (const row of this.stmt.headsOfMany.all(JSON.stringify(paths.slice(i, i + HEAD_SHAPES_BATCH)), folderId) as VersionDbRow[]) {
-        const v = toVersion(row);
-        const heads = byPath.get(v.path);
-        if (heads) heads.push(v);
-        else byPath.set(v.path, [v]);
-      }
+    for (const row of manyAtOnce(paths, (json) => this.stmt.headsOfMany.all(json, folderId) as VersionDbRow[])) {
+      const v = toVersion(row);
+      const heads = byPath.get(v.path);
+      if (heads) heads.push(v);
+      else byPath.set(v.path, [v]);
     }
     const out = new Map<string, Version>();
     for (const [p, heads] of byPath) out.set(p, preferredHead(heads) as Version);
@@ -252,11 +243,7 @@ export class Versions {
   /** chunks() of each of `versionIds`, batched as preferredHeads; a version without chunks maps to []. */
   chunksOfMany(versionIds: readonly string[]): Map<string, ChunkRef[]> {
     const out = new Map<string, ChunkRef[]>(versionIds.map((id) => [id, []]));
-    for (let i = 0; i < versionIds.length; i += HEAD_SHAPES_BATCH) {
-      for (const { id, ...c } of this.stmt.chunksOfMany.all(JSON.stringify(versionIds.slice(i, i + HEAD_SHAPES_BATCH))) as (ChunkRef & { id: string })[]) {
-        out.get(id)?.push(c);
-      }
-    }
+    for (const { id, ...c } of manyAtOnce(versionIds, (json) => this.stmt.chunksOfMany.all(json) as (ChunkRef & { id: string })[])) out.get(id)?.push(c);
     return out;
   }
 
