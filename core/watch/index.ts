@@ -10,6 +10,7 @@
  * (10,000 new files cost the sender more than scanning them), and one kernel watch per
  * file, which on Linux runs out at max_user_watches (8,192 on many systems).
  */
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { loadIgnore, IGNORE_FILE, type IgnoreMatcher } from '../scan/ignore.js';
@@ -45,6 +46,8 @@ export class FolderWatcher {
   private readyAt: number | undefined;
   /** Per directory, when chokidar's walk first listed it (see foundByWalk). */
   private readonly dirFirstRead = new Map<string, number>();
+  /** Paths whose scan failed and was asked for once more, and when (see flush). */
+  private readonly retried = new Map<string, number>();
   /** Paths handed to the scanner in the last NEW_DIR_MS, and when (see foundByWalk). */
   private readonly askedAt = new Map<string, number>();
   private readonly relister = new NewDirRelister({ delayMs: RELIST_MS, onMissed: (dir, name, isDir) => this.missedByWalk(dir, name, isDir) });
@@ -73,13 +76,7 @@ export class FolderWatcher {
         return this.matcher.ignores(rel, stats?.isDirectory() ?? false);
       },
     });
-    // chokidar reports a directory (the only kind it reports, files being ignored) once it has
-    // lstat'ed it, tens of milliseconds after the raw event of its name: when that raw event
-    // is still pending, the report adds nothing and must not restart the debounce.
-    this.watcher.on('all', (_event, p) => {
-      const rel = this.rel(p);
-      if (!this.pending.has(rel)) this.touch(rel);
-    });
+    this.watcher.on('all', (event, p, stats) => this.onDirEvent(event, p, stats));
     this.watcher.on('raw', (_event, name, details) => this.onEntryEvent(name, details));
     this.watcher.on('error', (err) => this.opts.onError(err instanceof Error ? err.message : String(err)));
     this.watcher.on('unlinkDir', (p) => this.dirFirstRead.delete(p));
@@ -114,6 +111,21 @@ export class FolderWatcher {
     if (typeof name !== 'string' || name === '' || typeof dir !== 'string') return;
     const rel = this.rel(path.join(dir, name));
     if (rel !== '' && !rel.startsWith('..')) this.touchEntry(rel);
+  }
+
+  /**
+   * chokidar's report of a directory (the only kind it reports: files are ignored there and
+   * seen through their directory's raw events). It comes once chokidar has lstat'ed the
+   * directory, tens of milliseconds after the raw event of its name: if that is still
+   * pending, the report adds nothing and must not restart the debounce. A directory listed
+   * in a tree whose scan was asked for after the directory last changed is left to that
+   * scan, as foundByWalk leaves files.
+   */
+  private onDirEvent(event: string, p: string, stats: Stats | undefined): void {
+    const rel = this.rel(p);
+    if (this.pending.has(rel)) return;
+    if (event === 'addDir' && stats && scannedSince(this.askedAt, rel, stats.ctimeMs)) return;
+    this.touch(rel);
   }
 
   /**
@@ -185,13 +197,22 @@ export class FolderWatcher {
     this.pending = new Set();
     const now = Date.now();
     for (const [p, at] of this.askedAt) if (now - at > NEW_DIR_MS) this.askedAt.delete(p);
+    for (const [p, at] of this.retried) if (now - at > NEW_DIR_MS) this.retried.delete(p);
     for (const p of paths) this.askedAt.set(p, now);
     this.running = this.running
       .then(() => (this.closed ? undefined : this.opts.onChanges(paths)))
       .catch((err: unknown) => {
         // That scan covers nothing: what chokidar lists under these paths is reported again.
+        // What it listed there while the scan was pending or running was left to that scan,
+        // so the paths are asked for once more (once: a folder that stays unreadable is not
+        // retried in a loop; the periodic rescan finds what it holds).
         for (const p of paths) if (this.askedAt.get(p) === now) this.askedAt.delete(p);
         this.opts.onError(`scan after change failed: ${err instanceof Error ? err.message : String(err)}`);
+        for (const p of paths) {
+          if (this.retried.has(p)) continue;
+          this.retried.set(p, Date.now());
+          this.touch(p);
+        }
       });
   }
 

@@ -40,16 +40,27 @@ async function moveTreeIn(into: string, settleMs: number): Promise<void> {
   fs.rmSync(outside, { recursive: true, force: true });
 }
 
+/** The files moveTreeIn moves in. */
+const TREE_FILES = Array.from({ length: 1000 }, (_, i) => `tree/d${Math.floor(i / 100)}/f${i % 100}.txt`);
+
+/** Whether a scan asked for after the first one (which failed: calls[1] is its error) covers `rel`: it or a directory above it. */
+function askedAfterFailure(calls: string[][], rel: string): boolean {
+  return calls.slice(2).some((paths) => paths.some((p) => p === '' || p === rel || rel.startsWith(`${p}/`)));
+}
+
 /**
  * A watcher of its own on a fresh folder, with the given debounce, recording each scan it
- * asks for (and errors, as `error: ...`); with `failFirst`, the first scan it asks for fails.
+ * asks for (and errors, as `error: ...`); with `failFirst`, the first scan it asks for fails
+ * (once that promise settles, when it is one).
  */
-async function withWatcher(debounceMs: number, fn: (dir: string, calls: string[][], w: FolderWatcher) => Promise<void>, failFirst = false): Promise<void> {
+async function withWatcher(debounceMs: number, fn: (dir: string, calls: string[][], w: FolderWatcher) => Promise<void>, failFirst: boolean | Promise<void> = false): Promise<void> {
   const dir = tmpDir('canopy-watch-other-');
   const calls: string[][] = [];
   const onChanges = async (paths: string[]) => {
     calls.push(paths);
-    if (failFirst && calls.length === 1) throw new Error('disk gone');
+    if (!failFirst || calls.length !== 1) return;
+    if (failFirst !== true) await failFirst; // the scan runs until then
+    throw new Error('disk gone');
   };
   const w = new FolderWatcher(dir, { debounceMs, onChanges, onError: (m) => calls.push([`error: ${m}`]) });
   try {
@@ -160,10 +171,27 @@ describe('FolderWatcher', () => {
   it('reports what chokidar lists in a tree moved in when the scan asked for it failed', async () => {
     await withWatcher(10, async (other, calls) => {
       await moveTreeIn(other, 200);
-      await waitFor(() => calls.flat().some((p) => /^tree\/d\d\/f\d+\.txt$/.test(p)), 'files of the tree to be asked for after the failed scan');
+      await waitFor(() => TREE_FILES.every((f) => askedAfterFailure(calls, f)), 'every file of the tree to be asked for after the failed scan');
       expect(calls[0]).toEqual(['tree']);
       expect(calls[1]).toEqual(['error: scan after change failed: disk gone']);
     }, true);
+  });
+
+  it('asks again for a tree moved in whose scan failed, which chokidar listed while that scan was pending or running', async () => {
+    let fail!: () => void;
+    const running = new Promise<void>((resolve) => (fail = resolve));
+    // A debounce past the 50 ms ctime slack: chokidar's own report of the tree, whenever it
+    // comes, is then either still pending or covered by the scan, and asks for nothing more.
+    await withWatcher(100, async (other, calls, w) => {
+      await moveTreeIn(other, 200);
+      await waitFor(() => calls.length === 1, 'the scan of the tree to be asked for');
+      // Watched means listed: every entry of the tree went past the watcher before the scan failed.
+      await waitFor(() => Object.keys(w.watchedEntries()).filter((d) => /tree[/\\]d\d$/.test(d)).length === 10, 'chokidar to list the tree');
+      expect(calls).toEqual([['tree']]);
+      fail();
+      await waitFor(() => TREE_FILES.every((f) => askedAfterFailure(calls, f)), 'every file of the tree to be asked for after the failed scan');
+      expect(calls[1]).toEqual(['error: scan after change failed: disk gone']);
+    }, running);
   });
 
   it('does not report files its ignore rules leave out', async () => {
