@@ -190,7 +190,7 @@ hash_threads = 4
     ['[api]\nhost = "127.0.0.256"', 'api.host', /loopback/],
     ['[api]\nport = 65536', 'api.port', 'expected a whole number from 0 to 65535 (0 = any free port), got 65536'],
     ['[scan]\ndebounce = "5 parsecs"', 'scan.debounce', /expected a duration .*, got "5 parsecs"/],
-    ['[scan]\nhash_threads = -1', 'scan.hash_threads', /expected a whole number from 0 to 256 \(0 = one per CPU\), got -1/],
+    ['[scan]\nhash_threads = -1', 'scan.hash_threads', /expected a whole number from 0 to 256 \(0 = one per CPU but one\), got -1/],
     ['[scan]\nrescan_interval = "0s"', 'scan.rescan_interval', /greater than 0/],
     ['[scan]\nunstable_retries = "3"', 'scan.unstable_retries', 'expected a whole number from 0 to 100, got "3"'],
     ['storage = 5', 'storage', 'expected a table, got 5'],

@@ -370,7 +370,7 @@ const DOCS: Record<keyof typeof sectionSchemas, SectionDoc> = {
     about: 'Watching and hashing your files.',
     keys: {
       debounce: { doc: 'Wait for changes to settle this long before scanning.' },
-      hash_threads: { doc: 'Hashing threads; 0 = one per CPU.' },
+      hash_threads: { doc: 'Hashing threads; 0 = one per CPU but one (at least one).' },
       rescan_interval: { doc: 'Full rescan to catch changes the watcher missed.' },
       unstable_retries: { doc: 'Times to retry a file that keeps changing while being read.' },
     },

@@ -114,7 +114,7 @@ export interface ApiConfig {
 
 export interface ScanConfig {
   debounce: number;
-  /** 0 = one per CPU. */
+  /** 0 = one per CPU but one (the engine thread keeps a core), at least one. */
   hashThreads: number;
   rescanInterval: number;
   unstableRetries: number;
@@ -384,7 +384,7 @@ export const sectionSchemas = {
   }),
   scan: table({
     debounce: duration().prefault(DEFAULTS.scan.debounce),
-    hash_threads: int(0, 256, ' (0 = one per CPU)').prefault(DEFAULTS.scan.hash_threads),
+    hash_threads: int(0, 256, ' (0 = one per CPU but one)').prefault(DEFAULTS.scan.hash_threads),
     rescan_interval: interval().prefault(DEFAULTS.scan.rescan_interval),
     unstable_retries: int(0, 100).prefault(DEFAULTS.scan.unstable_retries),
   }),
