@@ -81,7 +81,6 @@ function badDatabase(file: string, err: unknown): CanopyError {
   return new CanopyError('BAD_DATABASE', `cannot open database ${file}: ${msg}`, { file }, { cause: err });
 }
 
-/** `PRAGMA integrity_check` as a list of problems; empty when the file is sound. */
 /** Keys per query of manyAtOnce: a JSON array parameter of a few thousand stays small. */
 export const KEYS_PER_QUERY = 1024;
 
@@ -98,6 +97,7 @@ export function manyAtOnce<R>(keys: readonly string[], query: (json: string) => 
   return out;
 }
 
+/** `PRAGMA integrity_check` as a list of problems; empty when the file is sound. */
 export function integrityProblems(db: Db): string[] {
   const rows = db.pragma('integrity_check') as { integrity_check: string }[];
   return rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');
