@@ -25,6 +25,10 @@ export interface ChunkLocation {
   size: number;
 }
 
+/** From a chunk row `c` to the working-copy rows `f` that reflect its version (see the constructor). */
+const TO_WORKING_COPY = `JOIN versions v ON v.id = c.version_id
+  JOIN local_files f ON f.folder_id = v.folder_id AND f.path = v.path AND f.version_id = c.version_id`;
+
 export class LocalChunks {
   private readonly stmt;
 
@@ -35,15 +39,11 @@ export class LocalChunks {
     // its own path, so going through versions finds every row without an index on version_id.
     this.stmt = {
       locations: db.prepare(`SELECT f.folder_id AS folderId, f.path AS path, c.offset AS offset, c.size AS size
-        FROM version_chunks c
-        JOIN versions v ON v.id = c.version_id
-        JOIN local_files f ON f.folder_id = v.folder_id AND f.path = v.path AND f.version_id = c.version_id
+        FROM version_chunks c ${TO_WORKING_COPY}
         WHERE c.chunk = ? AND f.kind = 'file' ORDER BY f.folder_id, f.path, c.idx`),
       // locations() of many hashes at once, reduced to which hash is in which folder.
       foldersOfMany: db.prepare(`SELECT DISTINCT c.chunk AS hash, f.folder_id AS folderId
-        FROM json_each(?) AS j CROSS JOIN version_chunks c
-        JOIN versions v ON v.id = c.version_id
-        JOIN local_files f ON f.folder_id = v.folder_id AND f.path = v.path AND f.version_id = c.version_id
+        FROM json_each(?) AS j CROSS JOIN version_chunks c ${TO_WORKING_COPY}
         WHERE c.chunk = j.value AND f.kind = 'file'`),
     };
   }

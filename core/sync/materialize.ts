@@ -167,6 +167,9 @@ class PathProblem extends Error {
 /** Outcome of one action, for the report. */
 type Outcome = 'done' | 'noop' | 'conflict' | 'postpone' | 'skipped';
 
+/** A fast-path row as LocalRow holds it, from `local_files AS f`. */
+const ROW_COLUMNS = 'f.kind AS kind, f.size AS size, f.mtime_ms AS mtime_ms, f.ino AS ino, f.mode AS mode, f.version_id AS version_id';
+
 export class Materializer {
   private readonly stmt;
   private readonly lock: FolderLock;
@@ -197,9 +200,8 @@ export class Materializer {
       isCandidate: db.prepare(`SELECT count(*) > 1 OR coalesce(sum(f.version_id IS NOT h.version_id), 0) > 0 FROM heads h
         LEFT JOIN local_files f ON f.folder_id = h.folder_id AND f.path = h.path
         WHERE h.folder_id = ? AND h.path = ?`).pluck(),
-      row: db.prepare('SELECT kind, size, mtime_ms, ino, mode, version_id FROM local_files WHERE folder_id = ? AND path = ?'),
-      rowsOfMany: db.prepare(`SELECT f.path AS path, f.kind AS kind, f.size AS size, f.mtime_ms AS mtime_ms, f.ino AS ino, f.mode AS mode, f.version_id AS version_id
-        FROM json_each(?) AS j CROSS JOIN local_files AS f WHERE f.folder_id = ? AND f.path = j.value`),
+      row: db.prepare(`SELECT ${ROW_COLUMNS} FROM local_files AS f WHERE f.folder_id = ? AND f.path = ?`),
+      rowsOfMany: db.prepare(`SELECT f.path AS path, ${ROW_COLUMNS} FROM json_each(?) AS j CROSS JOIN local_files AS f WHERE f.folder_id = ? AND f.path = j.value`),
       // Same statement as the scanner's, so both write identical fast-path rows.
       upsertRow: db.prepare(`INSERT INTO local_files (folder_id, path, kind, size, mtime_ms, ino, mode, version_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (folder_id, path) DO UPDATE SET
