@@ -21,13 +21,23 @@ export interface BenchDaemon {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `canopy daemon` on a free API port; resolves once it has written its daemon.json. `nodeArgs` go to node itself (e.g. --cpu-prof). */
+/**
+ * `canopy daemon` on a free API port; resolves once it has written its daemon.json. `nodeArgs`
+ * go to node itself (e.g. --cpu-prof), and so do those in CANOPY_BENCH_NODE_ARGS (e.g.
+ * --trace-gc). What the daemon prints is also kept in `<home>/daemon-output.log`.
+ */
 export async function startDaemon(home: string, extraArgs: string[], nodeArgs: string[] = []): Promise<BenchDaemon> {
-  const child = spawn(process.execPath, [...nodeArgs, BUILT_CLI, '--home', home, 'daemon', '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const fromEnv = process.env.CANOPY_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...fromEnv, ...nodeArgs, BUILT_CLI, '--home', home, 'daemon', '--port', '0', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  fs.mkdirSync(home, { recursive: true });
+  const kept = fs.createWriteStream(path.join(home, 'daemon-output.log'), { flags: 'a' });
+  child.stdout?.pipe(kept, { end: false });
+  child.stderr?.pipe(kept, { end: false });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  void exited.then(() => kept.end());
   const daemon: BenchDaemon = {
     child,
     output: () => output,

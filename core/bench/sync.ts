@@ -19,7 +19,9 @@
  * devices at home would, part 6 the way devices that only meet over Hyperswarm would.
  *
  * CANOPY_BENCH_CPU_PROF=1 runs both daemons with --cpu-prof (profiles under the work dir);
- * CANOPY_BENCH_SYNC_ONLY=large or =small measures only that part (a quick loop while tuning one path);
+ * CANOPY_BENCH_NODE_ARGS="--trace-gc ..." gives node flags to both (output in each home's daemon-output.log);
+ * CANOPY_BENCH_SYNC_ONLY=large or =small measures only that part (a quick loop while tuning one path),
+ * =swarm the large file with direct links off from the start (part 6 alone);
  * =insertion runs the large file, the small files and the insertion, and stops there.
  * CANOPY_BENCH_KEEP_DATA=1 keeps the data when done (for runs in a row, each in its own
  * CANOPY_BENCH_DIR: deleting 20,000 files slows the next run's file creation for minutes).
@@ -94,7 +96,10 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const diskWriteBuffered = await diskWriteSeconds(b.folder, 'buffered');
 
     // Pair the two devices: A shares the folder, B joins with A's invite and attaches its own.
+    // While working on one path, CANOPY_BENCH_SYNC_ONLY=large|swarm|small|insertion measures just that part (see the top).
+    const only = process.env.CANOPY_BENCH_SYNC_ONLY;
     for (const d of [a, b]) await mustRun(['init', '--name', d.name], d.home);
+    if (only === 'swarm') for (const d of [a, b]) writeConfig(d.home, { network: { direct: false } });
     await cliJson(a.home, ['folder', 'add', a.folder, '--id', FOLDER_ID]);
     for (const d of [a, b]) {
       const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, d.name)}`] : [];
@@ -105,8 +110,6 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     await cliJson(b.home, ['folder', 'add', b.folder, '--id', FOLDER_ID]);
     await poll(async () => (await peerOf(a)) !== undefined && (await peerOf(b)) !== undefined, 500, 60_000, 'the devices to connect');
 
-    // While working on one path, CANOPY_BENCH_SYNC_ONLY=large|small|insertion measures just that part (see the top).
-    const only = process.env.CANOPY_BENCH_SYNC_ONLY;
     // 2. 10,000 files of 4 KiB in 100 directories.
     const measureSmall = async () => {
       const smallWatch = smallFilesWatcher(path.join(b.folder, 'small'));
@@ -126,8 +129,8 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const largeMatches = sha256File(path.join(b.folder, 'big.bin')) === largeSha;
     const largeFromScan = large.fromScanStart ?? large.fromChange;
     const largeMiBps = LARGE_SIZE / MiB / largeFromScan;
-    if (only === 'large') {
-      return { benchmark: 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu, link: (await peerOf(a))?.link ?? null } };
+    if (only === 'large' || only === 'swarm') {
+      return { benchmark: only === 'swarm' ? 'sync (large file only, Hyperswarm only)' : 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu, link: (await peerOf(a))?.link ?? null } };
     }
 
     const { small, smallMismatches } = await measureSmall();

@@ -8,6 +8,7 @@ import { ApiService } from '../api/service.js';
 import { SyncService } from '../sync/index.js';
 import { Jobs } from '../jobs/index.js';
 import { createPlacementView } from '../placement/index.js';
+import { tuneHeapForTransfers } from './heap.js';
 
 export interface HostOptions {
   /** DHT bootstrap nodes ("host:port"), replacing the config's for this run. */
@@ -29,6 +30,7 @@ export interface DeviceHost {
 
 export function hostDevice(home: string, opts: HostOptions): DeviceHost {
   const log = opts.log;
+  tuneHeapForTransfers();
   const engine = Engine.open(home, 'daemon');
   if (opts.bootstrap?.length) engine.config.network.bootstrap = opts.bootstrap;
   const sync = new SyncService(engine);
