@@ -90,7 +90,8 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     testnet = await startTestnet();
 
     // 5. The ceilings first, while nothing else runs (Hyperswarm again at the end: the faster counts).
-    const rawHsFirst = await rawHyperswarm(testnet.bootstrap);
+    const rawHsFirstRun = await rawHyperswarmRun(testnet.bootstrap);
+    const rawHsFirst = rawHsFirstRun.seconds;
     const rawTcp = await rawTcpStream();
     const diskWrite = await diskWriteSeconds(b.folder, 'sink');
     const diskWriteBuffered = await diskWriteSeconds(b.folder, 'buffered');
@@ -130,7 +131,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const largeFromScan = large.fromScanStart ?? large.fromChange;
     const largeMiBps = LARGE_SIZE / MiB / largeFromScan;
     if (only === 'large' || only === 'swarm') {
-      return { benchmark: only === 'swarm' ? 'sync (large file only, Hyperswarm only)' : 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu, link: (await peerOf(a))?.link ?? null } };
+      return { benchmark: only === 'swarm' ? 'sync (large file only, Hyperswarm only)' : 'sync (large file only)', rawHyperswarmSeconds: round(rawHsFirst), rawHyperswarmCpuSeconds: rawHsFirstRun.cpu, large: { byteIdentical: largeMatches, seconds: round(largeFromScan), secondsAfterScan: round(large.afterScan), ratioToRawHyperswarm: round(largeMiBps / (RAW_BYTES / MiB / rawHsFirst)), cpuSeconds: large.cpu, link: (await peerOf(a))?.link ?? null } };
     }
 
     const { small, smallMismatches } = await measureSmall();
@@ -200,8 +201,10 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const overSwarmSeconds = overSwarm.fromScanStart ?? overSwarm.fromChange;
 
     for (const d of [a, b]) await d.daemon?.stop();
-    const rawHsLast = await rawHyperswarm(testnet.bootstrap);
+    const rawHsLastRun = await rawHyperswarmRun(testnet.bootstrap);
+    const rawHsLast = rawHsLastRun.seconds;
     const rawHs = Math.min(rawHsFirst, rawHsLast);
+    const rawHsCpu = (rawHsFirst <= rawHsLast ? rawHsFirstRun : rawHsLastRun).cpu;
 
     const insertionBytes = Math.max(insertionWire.receiverBytesIn, insertionWire.senderBytesOut);
     return {
@@ -214,7 +217,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
       setup: 'two daemons (separate processes) on a loopback testnet, paired by invite; data renamed into the sender\'s folder, found by its watcher',
       raw: {
         hyperswarmMiBps: round(RAW_BYTES / MiB / rawHs), hyperswarmSeconds: round(rawHs),
-        hyperswarmSecondsEachRun: [round(rawHsFirst), round(rawHsLast)],
+        hyperswarmSecondsEachRun: [round(rawHsFirst), round(rawHsLast)], hyperswarmCpuSeconds: rawHsCpu,
         tcpMiBps: round(RAW_BYTES / MiB / rawTcp), tcpSeconds: round(rawTcp), bytes: RAW_BYTES,
         diskWriteMiBps: round(RAW_BYTES / MiB / diskWrite), diskWriteSeconds: round(diskWrite),
         diskWriteBufferedMiBps: round(RAW_BYTES / MiB / diskWriteBuffered), diskWriteBufferedSeconds: round(diskWriteBuffered),
@@ -274,7 +277,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
         insertionSeconds: 'from the rename of the edited file over the sender\'s copy until the receiver\'s copy has the new size (then checked byte for byte)',
         wire: 'receiverBytesIn/senderBytesOut: chunk bytes per the devices\' per-peer counters (canopy status --json); loopbackBytesAllTraffic: every byte on lo meanwhile, DHT and CLI calls included',
         latency: 'from writing note.txt on the sender until the receiver\'s copy has that content (polled every 20 ms)',
-        cpuSeconds: 'CPU of each daemon process during the measurement (user+system, and each apart)',
+        cpuSeconds: 'CPU of each daemon process during the measurement (user+system, and each apart); raw.hyperswarmCpuSeconds: the same for the two processes of the faster bare-stream run. On a machine whose cores the bare stream already fills, every second of CPU sync spends beside the transport shows in its time',
         raw: 'a bare Hyperswarm stream (DHT on the same testnet, host 127.0.0.1, firewalled: false) and plain TCP, two processes each, 1 GiB; Hyperswarm runs before and after the sync measurements and the faster run is the ceiling; diskWrite: 1 GiB written the way the materializer writes a big file (core/sync/file-sink.ts: O_DIRECT where the filesystem allows) and fdatasynced on the receiver\'s filesystem, the ceiling a synced file cannot pass; diskWriteBuffered: the same through the page cache, for comparison',
         profiles: profDir ?? 'set CANOPY_BENCH_CPU_PROF=1 for daemon CPU profiles (written when the daemons stop)',
         logs: `daemon logs in ${base}`,
@@ -420,11 +423,16 @@ function cpuBetween(before: (CpuTimes | undefined)[], after: (CpuTimes | undefin
   };
 }
 
-/** User and system CPU seconds of a process (Linux), all its threads. */
+/** User and system CPU seconds of a daemon (Linux), all its threads. */
 function cpuSeconds(d: BenchDaemon | undefined): CpuTimes | undefined {
-  if (!d?.child.pid) return undefined;
+  return cpuOfPid(d?.child.pid);
+}
+
+/** User and system CPU seconds of a process (Linux), all its threads. */
+function cpuOfPid(pid: number | undefined): CpuTimes | undefined {
+  if (!pid) return undefined;
   try {
-    const stat = fs.readFileSync(`/proc/${d.child.pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
@@ -439,16 +447,24 @@ async function mustRun(args: string[], home: string): Promise<void> {
   if (r.code !== 0) throw new Error(`canopy ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
 }
 
-/** Runs the raw-stream receiver and sender as two processes; resolves with the sender's seconds. */
-async function rawPair(recvArgs: string[], sendArgs: (ready: { port?: number }) => string[]): Promise<number> {
+/** One raw-stream run: the sender's seconds, and the CPU each process used in them. */
+interface RawRun {
+  seconds: number;
+  cpu: Measured['cpu'];
+}
+
+/** Runs the raw-stream receiver and sender as two processes; resolves with the sender's seconds and both processes' CPU. */
+async function rawPair(recvArgs: string[], sendArgs: (ready: { port?: number }) => string[]): Promise<RawRun> {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sync-raw-child.js');
   const recv = spawn(process.execPath, [script, ...recvArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let send: ReturnType<typeof spawn> | undefined;
   try {
     const ready = JSON.parse(await firstLine(recv, 60_000)) as { port?: number };
     send = spawn(process.execPath, [script, ...sendArgs(ready)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Both readings before the transfer starts (the sender's startup is counted, as a daemon's steady state is).
+    const cpu0 = [cpuOfPid(send.pid), cpuOfPid(recv.pid)];
     const result = JSON.parse(await firstLine(send, 300_000)) as { seconds: number };
-    return result.seconds;
+    return { seconds: result.seconds, cpu: cpuBetween(cpu0, [cpuOfPid(send.pid), cpuOfPid(recv.pid)]) };
   } finally {
     for (const c of [send, recv]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
@@ -476,7 +492,12 @@ function firstLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<
 }
 
 /** Seconds for RAW_BYTES over a bare Hyperswarm stream between two processes (the repair bench measures against it too). */
-export function rawHyperswarm(bootstrap: string): Promise<number> {
+export async function rawHyperswarm(bootstrap: string): Promise<number> {
+  return (await rawHyperswarmRun(bootstrap)).seconds;
+}
+
+/** RAW_BYTES over a bare Hyperswarm stream: seconds, and the CPU of both ends. */
+function rawHyperswarmRun(bootstrap: string): Promise<RawRun> {
   const topic = createHash('sha256').update(`canopy-bench-raw-${randomBytes(8).toString('hex')}`).digest('hex');
   return rawPair(['hs-recv', bootstrap, topic, String(RAW_BYTES)], () => ['hs-send', bootstrap, topic, String(RAW_BYTES)]);
 }
@@ -516,8 +537,8 @@ async function diskWriteSeconds(dir: string, how: 'sink' | 'buffered'): Promise<
   return (performance.now() - t0) / 1000;
 }
 
-function rawTcpStream(): Promise<number> {
-  return rawPair(['tcp-recv', String(RAW_BYTES)], (ready) => ['tcp-send', String(ready.port), String(RAW_BYTES)]);
+async function rawTcpStream(): Promise<number> {
+  return (await rawPair(['tcp-recv', String(RAW_BYTES)], (ready) => ['tcp-send', String(ready.port), String(RAW_BYTES)])).seconds;
 }
 
 // ---------------------------------------------------------------- data
