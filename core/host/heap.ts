@@ -1,5 +1,6 @@
 /**
- * How a device host tunes V8's heap for its process (the daemon's, or Electron's main).
+ * How a device host tunes V8's heap: the daemon's process, or the desktop app's (its engine
+ * runs on a worker thread there; V8's flags hold for every isolate of the process).
  *
  * Moving chunks keeps tens of MiB of Buffers alive at once on both sides: reads waiting to
  * be sent, frames the transport has not had acknowledged, chunks waiting to be written.
