@@ -3,7 +3,7 @@
  * (same DHT setup as a device on the loopback testnet) or plain TCP on 127.0.0.1. The
  * receiver prints `{"ready":...}` once it can be reached; the sender writes BYTES as fast
  * as backpressure lets it, the receiver answers one byte after the last one arrived, and
- * the sender prints the time from its first write to that answer. Used only by the sync
+ * the sender prints the time from its first write to that answer, and its own CPU meanwhile. Used only by the sync
  * benchmark, as the ceiling sync's own large-file speed is compared with.
  *
  *   sync-raw-child hs-recv BOOTSTRAP TOPIC_HEX BYTES
@@ -88,13 +88,16 @@ async function send(stream: Duplex, total: number): Promise<void> {
     stream.once('error', reject);
   });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let sent = 0; sent < total; sent += PIECE) {
     const n = Math.min(PIECE, total - sent);
     if (!stream.write(n === PIECE ? piece : piece.subarray(0, n))) await new Promise((r) => stream.once('drain', r));
   }
   await acked;
   const seconds = (performance.now() - t0) / 1000;
-  print({ bytes: total, seconds });
+  // The sender's own CPU over the timed writes only (its startup and connecting are not the stream's cost).
+  const cpu = process.cpuUsage(cpu0);
+  print({ bytes: total, seconds, cpuUser: cpu.user / 1e6, cpuSystem: cpu.system / 1e6 });
   stream.end();
 }
 

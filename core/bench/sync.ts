@@ -461,10 +461,11 @@ async function rawPair(recvArgs: string[], sendArgs: (ready: { port?: number }) 
   try {
     const ready = JSON.parse(await firstLine(recv, 60_000)) as { port?: number };
     send = spawn(process.execPath, [script, ...sendArgs(ready)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // Both readings before the transfer starts (the sender's startup is counted, as a daemon's steady state is).
-    const cpu0 = [cpuOfPid(send.pid), cpuOfPid(recv.pid)];
-    const result = JSON.parse(await firstLine(send, 300_000)) as { seconds: number };
-    return { seconds: result.seconds, cpu: cpuBetween(cpu0, [cpuOfPid(send.pid), cpuOfPid(recv.pid)]) };
+    // The receiver from /proc (from before the sender starts); the sender reports its own, over its timed writes only.
+    const recvCpu0 = cpuOfPid(recv.pid);
+    const result = JSON.parse(await firstLine(send, 300_000)) as { seconds: number; cpuUser: number; cpuSystem: number };
+    const sendCpu = { user: result.cpuUser, system: result.cpuSystem };
+    return { seconds: result.seconds, cpu: cpuBetween([{ user: 0, system: 0 }, recvCpu0], [sendCpu, cpuOfPid(recv.pid)]) };
   } finally {
     for (const c of [send, recv]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
