@@ -39,7 +39,7 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
   try {
     writeSeededFile(path.join(folder, 'data.bin'), DATA_BYTES, 'bench-repair');
     testnet = await startTestnet();
-    const rawFirst = await rawHyperswarm(testnet.bootstrap);
+    const rawFirst = (await rawHyperswarm(testnet.bootstrap)).seconds;
     for (const d of devices) {
       await mustRun(['init', '--name', d.name], d.home);
       // Roomy quotas: 1 GiB barely changes any device's free space, so placement (weighted by
@@ -99,7 +99,7 @@ export async function benchRepair(workDir: string): Promise<Record<string, unkno
     }
     const firstRepair = Math.min(...reports.filter((r): r is JobReport => r !== undefined).map((r) => r.startedAt));
     for (const d of survivors) await d.daemon?.stop();
-    const rawLast = await rawHyperswarm(testnet.bootstrap);
+    const rawLast = (await rawHyperswarm(testnet.bootstrap)).seconds;
     const raw = Math.min(rawFirst, rawLast);
     const rawMiBps = RAW_BYTES / MiB / raw;
     const repairMiBps = repairedBytes / MiB / seconds;

@@ -3,8 +3,8 @@
  * (same DHT setup as a device on the loopback testnet) or plain TCP on 127.0.0.1. The
  * receiver prints `{"ready":...}` once it can be reached; the sender writes BYTES as fast
  * as backpressure lets it, the receiver answers one byte after the last one arrived, and
- * the sender prints the time from its first write to that answer, and its own CPU meanwhile. Used only by the sync
- * benchmark, as the ceiling sync's own large-file speed is compared with.
+ * the sender prints the time from its first write to that answer, and its own CPU meanwhile.
+ * Used only by the sync benchmark, as the ceiling sync's own large-file speed is compared with.
  *
  *   sync-raw-child hs-recv BOOTSTRAP TOPIC_HEX BYTES
  *   sync-raw-child hs-send BOOTSTRAP TOPIC_HEX BYTES

@@ -90,15 +90,15 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     testnet = await startTestnet();
 
     // 5. The ceilings first, while nothing else runs (Hyperswarm again at the end: the faster counts).
-    const rawHsFirstRun = await rawHyperswarmRun(testnet.bootstrap);
+    const rawHsFirstRun = await rawHyperswarm(testnet.bootstrap);
     const rawHsFirst = rawHsFirstRun.seconds;
     const rawTcp = await rawTcpStream();
     const diskWrite = await diskWriteSeconds(b.folder, 'sink');
     const diskWriteBuffered = await diskWriteSeconds(b.folder, 'buffered');
 
-    // Pair the two devices: A shares the folder, B joins with A's invite and attaches its own.
     // While working on one path, CANOPY_BENCH_SYNC_ONLY=large|swarm|small|insertion measures just that part (see the top).
     const only = process.env.CANOPY_BENCH_SYNC_ONLY;
+    // Pair the two devices: A shares the folder, B joins with A's invite and attaches its own.
     for (const d of [a, b]) await mustRun(['init', '--name', d.name], d.home);
     if (only === 'swarm') for (const d of [a, b]) writeConfig(d.home, { network: { direct: false } });
     await cliJson(a.home, ['folder', 'add', a.folder, '--id', FOLDER_ID]);
@@ -201,7 +201,7 @@ export async function benchSync(workDir: string): Promise<Record<string, unknown
     const overSwarmSeconds = overSwarm.fromScanStart ?? overSwarm.fromChange;
 
     for (const d of [a, b]) await d.daemon?.stop();
-    const rawHsLastRun = await rawHyperswarmRun(testnet.bootstrap);
+    const rawHsLastRun = await rawHyperswarm(testnet.bootstrap);
     const rawHsLast = rawHsLastRun.seconds;
     const rawHs = Math.min(rawHsFirst, rawHsLast);
     const rawHsCpu = (rawHsFirst <= rawHsLast ? rawHsFirstRun : rawHsLastRun).cpu;
@@ -448,7 +448,7 @@ async function mustRun(args: string[], home: string): Promise<void> {
 }
 
 /** One raw-stream run: the sender's seconds, and the CPU each process used in them. */
-interface RawRun {
+export interface RawRun {
   seconds: number;
   cpu: Measured['cpu'];
 }
@@ -492,13 +492,8 @@ function firstLine(child: ReturnType<typeof spawn>, timeoutMs: number): Promise<
   });
 }
 
-/** Seconds for RAW_BYTES over a bare Hyperswarm stream between two processes (the repair bench measures against it too). */
-export async function rawHyperswarm(bootstrap: string): Promise<number> {
-  return (await rawHyperswarmRun(bootstrap)).seconds;
-}
-
-/** RAW_BYTES over a bare Hyperswarm stream: seconds, and the CPU of both ends. */
-function rawHyperswarmRun(bootstrap: string): Promise<RawRun> {
+/** RAW_BYTES over a bare Hyperswarm stream between two processes: seconds, and the CPU of both ends (the repair bench measures against it too). */
+export function rawHyperswarm(bootstrap: string): Promise<RawRun> {
   const topic = createHash('sha256').update(`canopy-bench-raw-${randomBytes(8).toString('hex')}`).digest('hex');
   return rawPair(['hs-recv', bootstrap, topic, String(RAW_BYTES)], () => ['hs-send', bootstrap, topic, String(RAW_BYTES)]);
 }
