@@ -60,6 +60,39 @@ export interface ChunkFileTestHooks {
   afterBlock?: (bytesRead: number) => void;
 }
 
+/** What identifies one content of a file for the stability checks: it changed if any of these did. */
+export interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Where a chunker started mid-file meets this one (see split.ts): after each cut at or past
+ * `at`, `join` may replace every chunk from some cut on with the other thread's chunks.
+ */
+export interface TailJoin {
+  /** The offset from which the other thread chunks the file, taking it for a cut point. */
+  readonly at: number;
+  /**
+   * If the other thread's chunks are in and one of the cuts at or past `at` that end
+   * `chunks` is also one of theirs, replaces the chunks after that cut with theirs (which
+   * run to the end of the file) and returns true.
+   */
+  join(chunks: FileChunk[]): boolean;
+}
+
+/**
+ * How chunkFileSync shares one big file with another thread (split.ts):
+ *  - `head`: chunk from the start; `join` is asked, with the file's stat, for a TailJoin
+ *    (undefined: chunk alone);
+ *  - `tail`: chunk from `from`, taken for a cut point, to the end of the file, which must
+ *    still be the one the head thread saw (`expect`).
+ */
+export type SplitRole =
+  | { role: 'head'; join: (before: FileIdentity) => TailJoin | undefined }
+  | { role: 'tail'; from: number; expect: FileIdentity };
+
 /**
  * O_NOFOLLOW: the path was lstat'ed as a regular file; if it became a symlink since, don't
  * follow it. O_NONBLOCK: if it became a FIFO since, open must not hang waiting for a
@@ -88,11 +121,20 @@ let sharedBlockInUse = false;
  * With `keepUpTo`, a file that is one chunk of at most that many bytes comes back with its
  * bytes too (the engine serves just-scanned small files to peers without reading them again).
  *
+ * With `split`, the file is chunked by two threads (split.ts); the result is the same.
+ *
  * Throws CanopyError: NOT_FOUND if it does not exist, UNSTABLE_FILE if it changed while
  * being read (the caller should retry later), IO_ERROR / DISK_FULL for other failures,
  * BAD_ARGUMENT for bad chunking params.
  */
-export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHUNKING, hooks?: ChunkFileTestHooks, previous?: readonly PreviousChunk[], keepUpTo = 0): FileChunks {
+export function chunkFileSync(
+  path: string,
+  params: ChunkingParams = DEFAULT_CHUNKING,
+  hooks?: ChunkFileTestHooks,
+  previous?: readonly PreviousChunk[],
+  keepUpTo = 0,
+  split?: SplitRole,
+): FileChunks {
   let chunker = new Chunker(params);
 
   let before: fs.Stats;
@@ -104,6 +146,7 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
   if (!before.isFile()) {
     throw new CanopyError('IO_ERROR', `${path} is not a regular file`, { path });
   }
+  if (split?.role === 'tail' && !sameIdentity(before, split.expect)) throw unstable(path, 'it changed before its second half was read');
 
   let fd: number;
   try {
@@ -128,8 +171,9 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     const expected = before.size;
     const chunks: FileChunk[] = [];
     const hasher = new Blake3Stream();
-    let offset = 0; // file position of the next read; plain numbers are exact up to 2^53
-    let chunkStart = 0;
+    const from = split?.role === 'tail' ? Math.min(split.from, expected) : 0;
+    let offset = from; // file position of the next read; plain numbers are exact up to 2^53
+    let chunkStart = from;
     let reads = 0;
     const read = (at: number, len: number): number => {
       reads++;
@@ -142,6 +186,9 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     const hint = previous && previous.length > 0 ? new PreviousChunks(previous, params) : undefined;
     // Index of the previous chunk expected at chunkStart while in step with the previous content, else -1.
     let inStep = hint ? 0 : -1;
+    // An edited file with a hint is cheap to rechunk already; only a fresh one is split.
+    const tail = split?.role === 'head' && !hint ? split.join(before) : undefined;
+    let joined = false;
     // Read exactly the size lstat saw: if the file grows or shrinks meanwhile, the fstat
     // below sees it, so there is no need for an extra read to find EOF.
     while (offset < expected) {
@@ -189,6 +236,14 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
         chunkStart += len;
         hashedUpTo = end;
         lastMatch = hint ? hint.find(hash, len) : -1;
+        if (tail && chunkStart >= tail.at && tail.join(chunks)) {
+          joined = true;
+          break;
+        }
+      }
+      if (joined) {
+        offset = expected; // the other thread's chunks run to the end
+        break;
       }
       offset += n;
       hooks?.afterBlock?.(offset);
@@ -201,7 +256,7 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
         hasher.update(block.subarray(hashedUpTo));
       }
     }
-    for (const len of chunker.finish()) {
+    for (const len of joined ? [] : chunker.finish()) {
       chunks.push({ hash: hasher.digestHex(), offset: chunkStart, size: len });
       chunkStart += len;
     }
@@ -215,11 +270,12 @@ export function chunkFileSync(path: string, params: ChunkingParams = DEFAULT_CHU
     if (after.ino !== before.ino) throw unstable(path, 'it was replaced');
     if (after.size !== before.size || offset !== before.size) throw unstable(path, 'its size changed');
     if (after.mtimeMs !== before.mtimeMs) throw unstable(path, 'it was modified');
+    if (split?.role === 'tail' && !sameIdentity(after, split.expect)) throw unstable(path, 'it changed while its second half was read');
 
     const result: FileChunks = { size: after.size, mtimeMs: after.mtimeMs, ino: after.ino, mode: after.mode, chunks };
     // A small file read by one read into the block: the block's start is the chunk's bytes.
     // Copied, as the block is reused.
-    if (reads === 1 && chunks.length === 1 && chunks[0]?.size === expected && expected <= keepUpTo && !hint) {
+    if (from === 0 && reads === 1 && chunks.length === 1 && chunks[0]?.size === expected && expected <= keepUpTo && !hint) {
       result.bytes = Buffer.from(buf.subarray(0, expected));
     }
     return result;
@@ -268,6 +324,10 @@ class PreviousChunks {
     for (const i of at) if ((this.list[i] as PreviousChunk).size === size) return i;
     return -1;
   }
+}
+
+function sameIdentity(st: fs.Stats, id: FileIdentity): boolean {
+  return st.ino === id.ino && st.size === id.size && st.mtimeMs === id.mtimeMs;
 }
 
 function unstable(path: string, why: string): CanopyError {

@@ -142,6 +142,25 @@ describe('HashPool', () => {
     }
   });
 
+  it('lets as many workers as asked split big files with a helper thread, with the same results', async () => {
+    const pool = new HashPool({ threads: 2, splitHelpers: 1, splitMinBytes: 8 * MiB });
+    try {
+      const paths = [big[0] as string, ...small.slice(0, 20), big[1] as string];
+      const results = await pool.hashFiles(paths);
+      for (const r of results) expect(r).toEqual(expected(r.path));
+      expect(workersOf(pool).map((w) => (w as unknown as { splits: boolean }).splits).sort()).toEqual([false, true]);
+    } finally {
+      await pool.close();
+    }
+    const none = new HashPool({ threads: 2, splitHelpers: 0 });
+    try {
+      none.warm();
+      expect(workersOf(none).map((w) => (w as unknown as { splits: boolean }).splits)).toEqual([false, false]);
+    } finally {
+      await none.close();
+    }
+  });
+
   it('fails the batch of a crashed worker with IO_ERROR and replaces the worker', async () => {
     const pool = new HashPool({ threads: 1 });
     try {
@@ -233,7 +252,7 @@ describe('HashPool', () => {
   });
 
   it('rejects bad options with BAD_ARGUMENT', () => {
-    for (const opts of [{ threads: 0 }, { threads: 1.5 }, { params: { minSize: 100, avgSize: 50, maxSize: 200 } }]) {
+    for (const opts of [{ threads: 0 }, { threads: 1.5 }, { splitHelpers: -1 }, { params: { minSize: 100, avgSize: 50, maxSize: 200 } }]) {
       let thrown: unknown;
       try {
         new HashPool(opts);

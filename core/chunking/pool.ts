@@ -8,12 +8,14 @@
  */
 
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { CanopyError } from '../errors/index.js';
 import { DEFAULT_CHUNKING, validateChunkingParams } from './fastcdc.js';
 import type { ChunkingParams } from './fastcdc.js';
 import type { FileChunk, PreviousChunk } from './file-chunker.js';
+import { startWorker } from './spawn.js';
+import { SPLIT_MIN_BYTES } from './split.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export type FileHashResult =
@@ -31,6 +33,14 @@ export interface HashPoolOptions {
   params?: ChunkingParams | undefined;
   /** Files of one chunk up to this many bytes come back with their bytes (`bytes`); default 0, never. */
   keepBytesUpTo?: number | undefined;
+  /**
+   * Workers that may chunk a big new file on two threads (split.ts), each with a helper
+   * thread of its own. Default: the cores the workers leave to the engine thread (one by
+   * default), which waits on a big file's scan before it can offer any of it to peers.
+   */
+  splitHelpers?: number | undefined;
+  /** Files at least this big are split; default SPLIT_MIN_BYTES. Tests lower it. */
+  splitMinBytes?: number | undefined;
 }
 
 /** Most files per message: amortizes messaging over small files without starving other workers. */
@@ -64,6 +74,8 @@ interface Slot {
   msgId: number;
   /** Set when we terminate it ourselves, so its exit is not taken for a crash. */
   retiring: boolean;
+  /** Whether this worker splits big files with a helper thread. */
+  splits: boolean;
   lastError: string | undefined;
 }
 
@@ -71,6 +83,8 @@ export class HashPool {
   readonly #threads: number;
   readonly #params: ChunkingParams;
   readonly #keepBytesUpTo: number;
+  readonly #splitHelpers: number;
+  readonly #splitMinBytes: number;
   /** Live workers. Not a #private field: tests reach in to kill one and check recovery. */
   private readonly workers: Slot[] = [];
   readonly #queue: Batch[] = [];
@@ -88,6 +102,12 @@ export class HashPool {
     this.#threads = threads;
     this.#params = { minSize: params.minSize, avgSize: params.avgSize, maxSize: params.maxSize };
     this.#keepBytesUpTo = opts.keepBytesUpTo ?? 0;
+    const helpers = opts.splitHelpers ?? Math.max(0, os.availableParallelism() - threads);
+    if (!Number.isSafeInteger(helpers) || helpers < 0) {
+      throw new CanopyError('BAD_ARGUMENT', `hash pool split helpers must be a non-negative integer, got ${String(helpers)}`, { helpers });
+    }
+    this.#splitHelpers = helpers;
+    this.#splitMinBytes = opts.splitMinBytes ?? SPLIT_MIN_BYTES;
   }
 
   /**
@@ -156,14 +176,16 @@ export class HashPool {
   }
 
   #spawn(): Slot | undefined {
+    const splits = this.workers.filter((w) => w.splits).length < this.#splitHelpers;
+    const init: WorkerInit = { params: this.#params, keepBytesUpTo: this.#keepBytesUpTo, splitMinBytes: splits ? this.#splitMinBytes : undefined };
     let worker: Worker;
     try {
-      worker = startWorker({ params: this.#params, keepBytesUpTo: this.#keepBytesUpTo });
+      worker = startWorker('worker', init);
     } catch {
       this.#consecutiveCrashes++;
       return undefined;
     }
-    const slot: Slot = { worker, batch: undefined, msgId: 0, retiring: false, lastError: undefined };
+    const slot: Slot = { worker, batch: undefined, msgId: 0, retiring: false, splits, lastError: undefined };
     worker.on('message', (msg: FromWorker) => this.#onMessage(slot, msg));
     worker.on('error', (err: unknown) => {
       slot.lastError = err instanceof Error ? err.message : String(err);
@@ -225,24 +247,6 @@ export class HashPool {
     this.#fillWorkers();
     this.#dispatch();
   }
-}
-
-/**
- * Starts one worker. Compiled code runs dist/.../worker.js directly. Under vitest or tsx
- * this module is the .ts source, and Node 20 cannot load .ts in a Worker; `execArgv:
- * ['--import', 'tsx']` does not help there (Node 20 does not apply those hooks to a
- * worker's entry module), so a tiny eval'd bootstrap registers tsx and then imports
- * worker.ts.
- */
-function startWorker(init: WorkerInit): Worker {
-  const here = new URL(import.meta.url);
-  if (here.pathname.endsWith('.ts')) {
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./worker.ts', here).href;
-    const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(bootstrap, { eval: true, workerData: init });
-  }
-  return new Worker(new URL('./worker.js', here), { workerData: init });
 }
 
 function failed(path: string, message: string): FileHashResult {

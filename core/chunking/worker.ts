@@ -14,13 +14,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isCanopyError } from '../errors/index.js';
 import { chunkFileSync } from './file-chunker.js';
 import type { ChunkingParams } from './fastcdc.js';
-import type { PreviousChunk } from './file-chunker.js';
+import type { PreviousChunk, SplitRole } from './file-chunker.js';
 import type { FileHashResult } from './pool.js';
+import { TailHelper } from './split.js';
 
 export interface WorkerInit {
   params: ChunkingParams;
   /** Files of one chunk up to this size come back with their bytes (FileChunks.bytes); 0: never. */
   keepBytesUpTo: number;
+  /** New files at least this big are chunked with a helper thread (split.ts); undefined: never. */
+  splitMinBytes: number | undefined;
 }
 
 export type ToWorker = { type: 'batch'; id: number; paths: string[]; previous: (readonly PreviousChunk[] | undefined)[]; byteBudget: number };
@@ -47,9 +50,10 @@ function planKeep(paths: string[], byteBudget: number): number {
   return paths.length;
 }
 
-function hashOne(path: string, init: WorkerInit, previous: readonly PreviousChunk[] | undefined): FileHashResult {
+function hashOne(path: string, init: WorkerInit, previous: readonly PreviousChunk[] | undefined, helper: TailHelper | undefined): FileHashResult {
   try {
-    const r = chunkFileSync(path, init.params, undefined, previous, init.keepBytesUpTo);
+    const split: SplitRole | undefined = helper && { role: 'head', join: (file) => helper.split(path, init.params, file) };
+    const r = chunkFileSync(path, init.params, undefined, previous, init.keepBytesUpTo, split);
     return { path, ok: true, size: r.size, mtimeMs: r.mtimeMs, ino: r.ino, mode: r.mode, chunks: r.chunks, ...(r.bytes ? { bytes: r.bytes } : {}) };
   } catch (err) {
     if (isCanopyError(err) && (err.code === 'UNSTABLE_FILE' || err.code === 'NOT_FOUND' || err.code === 'IO_ERROR' || err.code === 'DISK_FULL')) {
@@ -63,6 +67,7 @@ function hashOne(path: string, init: WorkerInit, previous: readonly PreviousChun
 const port = parentPort;
 if (port) {
   const init = workerData as WorkerInit;
+  const helper = init.splitMinBytes === undefined ? undefined : new TailHelper(init.splitMinBytes);
   port.on('message', (msg: ToWorker) => {
     let paths = msg.paths;
     if (paths.length > 1) {
@@ -72,7 +77,7 @@ if (port) {
         paths = paths.slice(0, keep);
       }
     }
-    const results = paths.map((p, i) => hashOne(p, init, msg.previous[i]));
+    const results = paths.map((p, i) => hashOne(p, init, msg.previous[i], helper));
     port.postMessage({ type: 'done', id: msg.id, results } satisfies FromWorker);
   });
 }
