@@ -256,9 +256,12 @@ export function chunkFileSync(
         hasher.update(block.subarray(hashedUpTo));
       }
     }
-    for (const len of joined ? [] : chunker.finish()) {
-      chunks.push({ hash: hasher.digestHex(), offset: chunkStart, size: len });
-      chunkStart += len;
+    // Once joined, the other thread's chunks already run to the end of the file.
+    if (!joined) {
+      for (const len of chunker.finish()) {
+        chunks.push({ hash: hasher.digestHex(), offset: chunkStart, size: len });
+        chunkStart += len;
+      }
     }
 
     let after: fs.Stats;

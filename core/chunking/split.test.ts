@@ -15,7 +15,7 @@ import { isCanopyError } from '../errors/index.js';
 import { seededBytes, tmpDir } from '../testing/index.js';
 import type { ChunkingParams } from './fastcdc.js';
 import { READ_BLOCK_SIZE, chunkFileSync } from './file-chunker.js';
-import type { FileChunk, FileChunks, TailJoin } from './file-chunker.js';
+import type { FileChunk, FileChunks, FileIdentity, TailJoin } from './file-chunker.js';
 import { TailHelper, TailJoiner } from './split.js';
 
 const SMALL: ChunkingParams = { minSize: 64, avgSize: 256, maxSize: 1024 };
@@ -37,6 +37,11 @@ function tailChunks(p: string, params: ChunkingParams, from: number, blockSize?:
   const st = fs.statSync(p);
   const hooks = blockSize === undefined ? undefined : { blockSize };
   return chunkFileSync(p, params, hooks, undefined, 0, { role: 'tail', from, expect: st }).chunks;
+}
+
+/** The stat fields that say which content of a file was read. */
+function pick(st: fs.Stats): FileIdentity {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
 }
 
 /** Sleeps the thread without spinning: the head's chunker is synchronous, like a hash worker's. */
@@ -128,10 +133,6 @@ describe('the helper\'s half', () => {
   });
 });
 
-function pick(st: fs.Stats): { ino: number; size: number; mtimeMs: number } {
-  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-}
-
 describe('TailHelper (a real helper thread)', () => {
   const helper = new TailHelper(4 * MiB);
   let big: string;
@@ -152,7 +153,7 @@ describe('TailHelper (a real helper thread)', () => {
         if (at !== undefined && bytesRead >= at) pause(20);
       },
     };
-    const join = (file: fs.Stats | { ino: number; size: number; mtimeMs: number }): TailJoin | undefined => {
+    const join = (file: FileIdentity): TailJoin | undefined => {
       const j = helper.split(p, params, file);
       at = j?.at;
       return j;
@@ -199,7 +200,7 @@ describe('TailHelper (a real helper thread)', () => {
     // Killed while the worker chunks: it never answers.
     let killed: Promise<number> | undefined;
     let readUpToAlone = 0;
-    const join = (file: { ino: number; size: number; mtimeMs: number }): TailJoin | undefined => {
+    const join = (file: FileIdentity): TailJoin | undefined => {
       const j = helper.split(big, MEDIUM, file);
       killed = first?.terminate();
       return j;
