@@ -60,41 +60,71 @@ const piece = fc.oneof(
   }),
 );
 
+/**
+ * Chunks `p` as the split worker does, with the helper's chunks cut from `at` and handed over
+ * after `pollsBeforeArrival` polls; says whether the worker took them.
+ */
+function chunkSplit(p: string, params: ChunkingParams, at: number, blockSize: number, pollsBeforeArrival: number): { result: FileChunks; joined: boolean } {
+  const tail = tailChunks(p, params, at, blockSize);
+  let polls = 0;
+  let joined = false;
+  const joiner = new TailJoiner(at, () => (polls++ < pollsBeforeArrival ? undefined : tail));
+  const counting: TailJoin = { at, join: (chunks) => (joined = joiner.join(chunks)) };
+  const result = chunkFileSync(p, params, { blockSize }, undefined, 0, { role: 'head', join: () => counting });
+  return { result, joined };
+}
+
+const blockSizes = fc.constantFrom(97, 4096, READ_BLOCK_SIZE);
+const paramSets = fc.constantFrom(SMALL, MEDIUM);
+
 describe('TailJoiner', () => {
   it('gives exactly one thread\'s chunks for any data, split point, read block size and arrival of the helper\'s chunks', () => {
-    let joins = 0;
     let runs = 0;
     fc.assert(
       fc.property(
         fc.array(piece, { minLength: 1, maxLength: 8 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.nat({ max: 20 }),
-        fc.constantFrom(SMALL, MEDIUM),
-        fc.constantFrom(97, 4096, READ_BLOCK_SIZE),
+        paramSets,
+        blockSizes,
         (pieces, splitFraction, pollsBeforeArrival, params, blockSize) => {
           const data = Buffer.concat(pieces);
           const p = writeFile(`prop-${runs++}.bin`, data);
           const alone = chunkFileSync(p, params);
-          const at = Math.floor(data.length * splitFraction);
-          const tail = tailChunks(p, params, at, blockSize);
-          let polls = 0;
-          let joined = false;
-          const joiner = new TailJoiner(at, () => (polls++ < pollsBeforeArrival ? undefined : tail));
-          const counting: TailJoin = {
-            at,
-            join: (chunks) => (joined = joiner.join(chunks)),
-          };
-          const split = chunkFileSync(p, params, { blockSize }, undefined, 0, { role: 'head', join: () => counting });
-          if (joined) joins++;
+          const { result } = chunkSplit(p, params, Math.floor(data.length * splitFraction), blockSize, pollsBeforeArrival);
           fs.rmSync(p);
-          expect(split.chunks).toEqual(alone.chunks);
-          expect(split.size).toBe(alone.size);
+          expect(result.chunks).toEqual(alone.chunks);
+          expect(result.size).toBe(alone.size);
         },
       ),
       { numRuns: 300 },
     );
-    // The property must have been tried on joins, not only on the worker chunking alone.
-    expect(joins).toBeGreaterThan(50);
+  });
+
+  it('joins the helper\'s chunks, and still gives one thread\'s, on random data with a long tail after the split', () => {
+    // Random bytes cut every few KiB, so the two threads fall into step within a few chunks
+    // of the split: far fewer than the 512 KiB left after it. Every run must join, which is
+    // what makes the property above exercise the join and not only the worker alone.
+    let runs = 0;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 600_000, max: 1_200_000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.nat({ max: 20 }),
+        paramSets,
+        blockSizes,
+        (size, splitFraction, pollsBeforeArrival, params, blockSize) => {
+          const p = writeFile(`join-${runs}.bin`, seededBytes(`join-${runs++}`, size));
+          const at = Math.floor((size - 512 * 1024) * splitFraction);
+          const alone = chunkFileSync(p, params);
+          const { result, joined } = chunkSplit(p, params, at, blockSize, pollsBeforeArrival);
+          fs.rmSync(p);
+          expect(joined).toBe(true);
+          expect(result.chunks).toEqual(alone.chunks);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('leaves the worker to chunk alone when the helper could not chunk the file', () => {
