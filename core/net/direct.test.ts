@@ -3,11 +3,12 @@
  * who may be dialed, and that what goes in comes out on the other side.
  */
 import { randomBytes } from 'node:crypto';
+import type os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { identityFromSeed, type Identity } from '../identity/index.js';
-import { dialable, DirectLinks } from './direct.js';
-import type { PeerConnection } from './network.js';
+import { ANY_HOST, dialable, DirectLinks, lanAddresses } from './direct.js';
+import { localDhtOptions, type PeerConnection } from './network.js';
 
 const started: DirectLinks[] = [];
 afterEach(async () => {
@@ -18,11 +19,11 @@ function device(): Identity {
   return identityFromSeed(randomBytes(32));
 }
 
-async function listener(identity: Identity, members: Identity[], timing: { keepAliveMs?: number; silentLimitMs?: number } = {}): Promise<{ links: DirectLinks; connections: PeerConnection[]; log: string[] }> {
+async function listener(identity: Identity, members: Identity[], timing: { keepAliveMs?: number; silentLimitMs?: number } = {}, bindHost = '127.0.0.1'): Promise<{ links: DirectLinks; connections: PeerConnection[]; log: string[] }> {
   const connections: PeerConnection[] = [];
   const log: string[] = [];
   const links = new DirectLinks({
-    identity, bindHost: '127.0.0.1', port: 0, log: (l) => log.push(l), ...timing,
+    identity, bindHost, port: 0, log: (l) => log.push(l), ...timing,
     isMember: (pk) => members.some((m) => Buffer.from(m.publicKey).equals(pk)),
   });
   links.on('connection', (c) => connections.push(c));
@@ -106,17 +107,66 @@ describe('direct links', () => {
     expect(la.log.join('\n')).toMatch(/nothing heard for 0.6 s; dropping it/);
   });
 
-  it('dials only private, link-local and loopback IPv4 addresses with a real port', () => {
-    for (const host of ['127.0.0.1', '10.1.2.3', '192.168.1.20', '172.16.0.9', '172.31.255.1', '169.254.3.4']) expect(dialable({ host, port: 22000 })).toBe(true);
-    for (const host of ['8.8.8.8', '172.32.0.1', '11.0.0.1', 'example.org', 'localhost', '::1', '192.168.1', '']) expect(dialable({ host, port: 22000 })).toBe(false);
+  it('dials only addresses no internet host can hold, with a real port', () => {
+    const yes = [
+      '127.0.0.1', '10.1.2.3', '192.168.1.20', '172.16.0.9', '172.31.255.1', '169.254.3.4',
+      '100.64.0.1', '100.101.102.103', '100.127.255.254', // carrier NAT and VPN meshes (Tailscale)
+      '::1', 'fd00::2', 'fd7a:115c:a1e0::1', 'fc00::1', '::ffff:10.0.0.1',
+    ];
+    const no = [
+      '8.8.8.8', '172.32.0.1', '11.0.0.1', '100.63.255.255', '100.128.0.1', '192.0.2.2', 'example.org', 'localhost', '192.168.1', '',
+      '2001:db8::1', '2606:4700::1111', 'fe80::1', 'fe80::1%eth0', '::ffff:8.8.8.8', '::',
+    ];
+    for (const host of yes) expect(dialable({ host, port: 22000 }), host).toBe(true);
+    for (const host of no) expect(dialable({ host, port: 22000 }), host).toBe(false);
     for (const port of [0, -1, 65536, 1.5, Number.NaN]) expect(dialable({ host: '10.0.0.1', port })).toBe(false);
   });
 
   it('never dials a public IPv4 address, whatever a peer offers', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     const publicIPv4 = fc.tuple(octet, octet, octet, octet)
-      .filter(([x, y]) => x !== 10 && x !== 127 && !(x === 192 && y === 168) && !(x === 172 && y >= 16 && y <= 31) && !(x === 169 && y === 254))
+      .filter(([x, y]) => x !== 10 && x !== 127 && !(x === 192 && y === 168) && !(x === 172 && y >= 16 && y <= 31) && !(x === 169 && y === 254) && !(x === 100 && y >= 64 && y <= 127))
       .map((o) => o.join('.'));
     fc.assert(fc.property(publicIPv4, fc.integer({ min: 1, max: 65535 }), (host, port) => !dialable({ host, port })));
+  });
+
+  it('never dials a global IPv6 address, whatever a peer offers', () => {
+    // Anything outside fc00::/7 and ::1: the first 16 bits not 0xfc00-0xfdff (and not all zero).
+    const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+    const globalIPv6 = fc.tuple(fc.integer({ min: 1, max: 0xffff }).filter((n) => n >> 9 !== 0x7e), fc.array(group, { minLength: 7, maxLength: 7 }))
+      .map(([first, rest]) => [first.toString(16), ...rest].join(':'));
+    fc.assert(fc.property(globalIPv6, fc.integer({ min: 1, max: 65535 }), (host, port) => !dialable({ host, port })));
+  });
+
+  it('offers this machine\'s dialable addresses, IPv4 first, and none that is internal, global or link-local', () => {
+    const nic = (address: string, family: 'IPv4' | 'IPv6', internal = false) => ({ address, family, internal, netmask: '', mac: '', cidr: null, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as os.NetworkInterfaceInfo;
+    const interfaces = {
+      lo: [nic('127.0.0.1', 'IPv4', true), nic('::1', 'IPv6', true)],
+      eth0: [nic('fd00::2', 'IPv6'), nic('192.168.1.20', 'IPv4'), nic('fe80::fc:ff:fe00:1', 'IPv6'), nic('2001:db8::5', 'IPv6')],
+      tailscale0: [nic('fd7a:115c:a1e0::9', 'IPv6'), nic('100.101.102.103', 'IPv4')],
+      wan: [nic('203.0.113.7', 'IPv4')],
+    };
+    expect(lanAddresses(interfaces)).toEqual(['192.168.1.20', '100.101.102.103', 'fd00::2', 'fd7a:115c:a1e0::9']);
+  });
+
+  it('links over IPv6 loopback, and a device listening on every address takes IPv4 links too', async () => {
+    const [a, b, c] = [device(), device(), device()];
+    const la = await listener(a, [b, c]);
+    const lb = await listener(b, [a], {}, '::1');
+    expect(lb.links.addresses()).toEqual([{ host: '::1', port: expect.any(Number) }]);
+    expect(await la.links.dial(Buffer.from(b.publicKey), lb.links.addresses())).toBe(true);
+    await until(() => lb.connections.length === 1, 'b to accept over ::1');
+
+    const lc = await listener(c, [a], {}, ANY_HOST);
+    const port = (lc.links as unknown as { server: { address(): { port: number } } }).server.address().port;
+    expect(await la.links.dial(Buffer.from(c.publicKey), [{ host: '127.0.0.1', port }])).toBe(true);
+    await until(() => lc.connections.length === 1, 'c to accept over IPv4');
+    expect(lc.connections[0]?.deviceId).toBe(a.deviceId);
+  });
+
+  it('listens on every address when the DHT is the public one, and on loopback only for a loopback testnet', () => {
+    expect(localDhtOptions([])).toEqual({});
+    expect(localDhtOptions([{ host: '127.0.0.1' }])).toMatchObject({ host: '127.0.0.1' });
+    expect(localDhtOptions([{ host: '192.168.1.5' }]).host).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@
  * Trust is the same as on Hyperswarm: the Noise handshake proves each side's device key,
  * and a key that is not a paired device (or, when dialing, not the device we meant to
  * reach) is cut off before a single sync message is read. Addresses come from peers, so
- * only private, link-local and loopback IPv4 addresses are ever dialed: a paired device
+ * only addresses no internet host can hold are ever dialed (see DIALABLE): a paired device
  * cannot make us connect anywhere on the internet.
  */
 import net from 'node:net';
@@ -32,7 +32,7 @@ export interface DirectAddress {
 export interface DirectOptions {
   identity: Identity;
   isMember: (publicKey: Buffer) => boolean;
-  /** Address to listen on: '127.0.0.1' on a loopback testnet (nothing else is reachable or advertised), '0.0.0.0' on a LAN. */
+  /** Address to listen on: a loopback address on a loopback testnet (nothing else is reachable or advertised), ANY_HOST on a LAN. */
   bindHost: string;
   /** 0: any free port. */
   port: number;
@@ -79,12 +79,16 @@ export class DirectLinks extends EventEmitter<{ connection: [PeerConnection] }> 
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     server.on('error', (err) => this.opts.log?.(`direct links: ${err.message}`));
-    await new Promise<void>((resolve) => {
-      server.once('listening', resolve);
-      // A port in use is not fatal: the device syncs over Hyperswarm alone.
-      server.once('error', () => resolve());
-      server.listen(this.opts.port, this.opts.bindHost);
-    });
+    const listen = (host: string) =>
+      new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+        server.once('listening', () => resolve(undefined));
+        // A port in use is not fatal: the device syncs over Hyperswarm alone.
+        server.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+        server.listen(this.opts.port, host);
+      });
+    const err = await listen(this.opts.bindHost);
+    // A machine with IPv6 turned off cannot listen on '::'; its IPv4 addresses still can.
+    if (err && this.opts.bindHost === ANY_HOST && err.code === 'EAFNOSUPPORT') await listen(ANY_IPV4_HOST);
     if (!server.listening) {
       this.opts.log?.(`direct links: could not listen on ${this.opts.bindHost}:${this.opts.port}; syncing over Hyperswarm only`);
       this.server = undefined;
@@ -225,24 +229,47 @@ function handshake(stream: SecretStream): Promise<void> {
   });
 }
 
-/** This machine's private IPv4 addresses, to offer to peers on a LAN. */
-export function lanAddresses(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal && isPrivateIPv4(i.address)) out.push(i.address);
-  }
-  return out;
+/** Listens on every address, IPv6 and IPv4 (Linux, macOS and Windows accept both on '::'). */
+export const ANY_HOST = '::';
+const ANY_IPV4_HOST = '0.0.0.0';
+
+/**
+ * The addresses a peer may make this device dial: ones no host on the internet can hold.
+ * - IPv4 private networks (RFC 1918), link-local (169.254/16) and loopback;
+ * - the shared address space 100.64/10 (RFC 6598): carrier NAT, and the addresses VPN
+ *   meshes such as Tailscale give each device, so devices on one tailnet link directly;
+ * - IPv6 unique local addresses (fc00::/7, which VPN meshes use too) and loopback.
+ * IPv6 link-local addresses (fe80::/10) are left out: dialing one needs the name of the
+ * local interface it is on, which the peer cannot know. A BlockList also matches an
+ * IPv4-mapped IPv6 address (::ffff:10.0.0.1) against the IPv4 ranges.
+ */
+const DIALABLE = new net.BlockList();
+for (const [network, prefix] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['100.64.0.0', 10], ['127.0.0.0', 8]] as const) {
+  DIALABLE.addSubnet(network, prefix, 'ipv4');
+}
+DIALABLE.addSubnet('fc00::', 7, 'ipv6');
+DIALABLE.addAddress('::1', 'ipv6');
+
+/** Whether `host` is an IP address (not a name) that DIALABLE admits. */
+function isDialableHost(host: string): boolean {
+  const family = net.isIP(host);
+  return family !== 0 && DIALABLE.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-/** An address a peer offered that this device may dial: a private, link-local or loopback IPv4 and a real port. */
+/** This machine's addresses that peers on its networks may dial (IPv4 first: every LAN has it). */
+export function lanAddresses(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces()): string[] {
+  const out: { host: string; v6: boolean }[] = [];
+  for (const list of Object.values(interfaces)) {
+    for (const i of list ?? []) if (!i.internal && isDialableHost(i.address)) out.push({ host: i.address, v6: i.family === 'IPv6' });
+  }
+  return out.sort((x, y) => Number(x.v6) - Number(y.v6)).map((x) => x.host);
+}
+
+/** An address a peer offered that this device may dial: an IP address in DIALABLE and a real port. */
 export function dialable(a: DirectAddress): boolean {
-  return Number.isInteger(a.port) && a.port >= 1 && a.port <= 65535 && net.isIPv4(a.host) && (isPrivateIPv4(a.host) || isLoopback(a.host));
+  return Number.isInteger(a.port) && a.port >= 1 && a.port <= 65535 && typeof a.host === 'string' && isDialableHost(a.host);
 }
 
 function isLoopback(host: string): boolean {
-  return host.startsWith('127.');
-}
-
-function isPrivateIPv4(host: string): boolean {
-  return /^(10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host);
+  return net.isIPv4(host) ? host.startsWith('127.') : host === '::1';
 }

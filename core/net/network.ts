@@ -162,6 +162,8 @@ export class Network extends EventEmitter<{ connection: [PeerConnection] }> {
  * the node must also bind to loopback, or the address it announces is unreachable.
  */
 export function localDhtOptions(bootstrap: readonly { host: string }[]): { host?: string; firewalled?: boolean } {
+  // No bootstrap nodes: the public DHT, where none of this holds.
+  if (bootstrap.length === 0) return {};
   const loopback = bootstrap.every((b) => b.host === 'localhost' || b.host.startsWith('127.'));
   if (loopback) return { host: '127.0.0.1', firewalled: false };
   const privateLan = bootstrap.every((b) => /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(b.host));

@@ -15,7 +15,7 @@ import { Mesh, pairingProof } from '../mesh/index.js';
 import Protomux from 'protomux';
 import { ENTRY_BATCH_BYTES, fromVector, PROTOCOL_VERSION, SYNC_PROTOCOL, type Hello, type Welcome, type WireEntry } from '../net/messages.js';
 import { localDhtOptions, Network, parseHostPort, type PeerConnection } from '../net/network.js';
-import { DirectLinks, type DirectAddress } from '../net/direct.js';
+import { ANY_HOST, DirectLinks, type DirectAddress } from '../net/direct.js';
 import { ChunkFetcher, type ChunkRef } from './fetcher.js';
 import { LocalChunks } from './local-chunks.js';
 import { HeldHere, MAX_HOLDS_PER_QUESTION } from './holds.js';
@@ -191,7 +191,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     });
     this.network.on('connection', (conn) => this.onConnection(conn));
     if (config.network.direct) {
-      const bindHost = localDhtOptions(config.network.bootstrap.map(parseHostPort)).host ?? '0.0.0.0';
+      const bindHost = localDhtOptions(config.network.bootstrap.map(parseHostPort)).host ?? ANY_HOST;
       this.direct = new DirectLinks({
         identity, bindHost, port: config.network.directPort,
         isMember: (pk) => this.mesh.isMember(pk),
