@@ -7,7 +7,8 @@ import type os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { identityFromSeed, type Identity } from '../identity/index.js';
-import { ANY_HOST, dialable, DirectLinks, lanAddresses } from './direct.js';
+import { ANY_HOST, lanAddresses } from './addresses.js';
+import { dialable, DirectLinks } from './direct.js';
 import { localDhtOptions, type PeerConnection } from './network.js';
 
 const started: DirectLinks[] = [];
@@ -164,9 +165,12 @@ describe('direct links', () => {
     expect(lc.connections[0]?.deviceId).toBe(a.deviceId);
   });
 
-  it('listens on every address when the DHT is the public one, and on loopback only for a loopback testnet', () => {
+  it('listens on every address when the DHT is the public one, on loopback only for a loopback testnet, and runs as a LAN\'s when every bootstrap node is private', () => {
     expect(localDhtOptions([])).toEqual({});
     expect(localDhtOptions([{ host: '127.0.0.1' }])).toMatchObject({ host: '127.0.0.1' });
-    expect(localDhtOptions([{ host: '192.168.1.5' }]).host).toBeUndefined();
+    expect(localDhtOptions([{ host: '192.168.1.5' }])).toEqual({ firewalled: false });
+    expect(localDhtOptions([{ host: '100.101.102.103' }, { host: '10.0.0.2' }])).toEqual({ firewalled: false });
+    expect(localDhtOptions([{ host: '192.168.1.5' }, { host: '203.0.113.9' }])).toEqual({});
+    expect(localDhtOptions([{ host: 'bootstrap.example.org' }])).toEqual({});
   });
 });

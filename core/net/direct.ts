@@ -12,17 +12,17 @@
  * Trust is the same as on Hyperswarm: the Noise handshake proves each side's device key,
  * and a key that is not a paired device (or, when dialing, not the device we meant to
  * reach) is cut off before a single sync message is read. Addresses come from peers, so
- * only addresses no internet host can hold are ever dialed (see DIALABLE): a paired device
+ * only addresses no internet host can hold are ever dialed (addresses.ts): a paired device
  * cannot make us connect anywhere on the internet.
  */
 import net from 'node:net';
-import os from 'node:os';
 import { EventEmitter } from 'node:events';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
 import type { SecretStream } from 'hyperswarm';
 import type { Identity } from '../identity/index.js';
 import { deviceIdFromPublicKey, toHyperKeyPair } from '../identity/index.js';
 import type { PeerConnection } from './network.js';
+import { ANY_HOST, ANY_IPV4_HOST, isLoopback, isPrivateAddress, lanAddresses } from './addresses.js';
 
 export interface DirectAddress {
   host: string;
@@ -229,47 +229,7 @@ function handshake(stream: SecretStream): Promise<void> {
   });
 }
 
-/** Listens on every address, IPv6 and IPv4 (Linux, macOS and Windows accept both on '::'). */
-export const ANY_HOST = '::';
-const ANY_IPV4_HOST = '0.0.0.0';
-
-/**
- * The addresses a peer may make this device dial: ones no host on the internet can hold.
- * - IPv4 private networks (RFC 1918), link-local (169.254/16) and loopback;
- * - the shared address space 100.64/10 (RFC 6598): carrier NAT, and the addresses VPN
- *   meshes such as Tailscale give each device, so devices on one tailnet link directly;
- * - IPv6 unique local addresses (fc00::/7, which VPN meshes use too) and loopback.
- * IPv6 link-local addresses (fe80::/10) are left out: dialing one needs the name of the
- * local interface it is on, which the peer cannot know. A BlockList also matches an
- * IPv4-mapped IPv6 address (::ffff:10.0.0.1) against the IPv4 ranges.
- */
-const DIALABLE = new net.BlockList();
-for (const [network, prefix] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['100.64.0.0', 10], ['127.0.0.0', 8]] as const) {
-  DIALABLE.addSubnet(network, prefix, 'ipv4');
-}
-DIALABLE.addSubnet('fc00::', 7, 'ipv6');
-DIALABLE.addAddress('::1', 'ipv6');
-
-/** Whether `host` is an IP address (not a name) that DIALABLE admits. */
-function isDialableHost(host: string): boolean {
-  const family = net.isIP(host);
-  return family !== 0 && DIALABLE.check(host, family === 4 ? 'ipv4' : 'ipv6');
-}
-
-/** This machine's addresses that peers on its networks may dial (IPv4 first: every LAN has it). */
-export function lanAddresses(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces()): string[] {
-  const out: { host: string; v6: boolean }[] = [];
-  for (const list of Object.values(interfaces)) {
-    for (const i of list ?? []) if (!i.internal && isDialableHost(i.address)) out.push({ host: i.address, v6: i.family === 'IPv6' });
-  }
-  return out.sort((x, y) => Number(x.v6) - Number(y.v6)).map((x) => x.host);
-}
-
-/** An address a peer offered that this device may dial: an IP address in DIALABLE and a real port. */
+/** An address a peer offered that this device may dial: a private address (addresses.ts) and a real port. */
 export function dialable(a: DirectAddress): boolean {
-  return Number.isInteger(a.port) && a.port >= 1 && a.port <= 65535 && typeof a.host === 'string' && isDialableHost(a.host);
-}
-
-function isLoopback(host: string): boolean {
-  return net.isIPv4(host) ? host.startsWith('127.') : host === '::1';
+  return Number.isInteger(a.port) && a.port >= 1 && a.port <= 65535 && typeof a.host === 'string' && isPrivateAddress(a.host);
 }

@@ -11,6 +11,7 @@ import Hyperswarm, { type PeerDiscovery, type SecretStream } from 'hyperswarm';
 import DHT from 'hyperdht';
 import type { Identity } from '../identity/index.js';
 import { deviceIdFromPublicKey, toHyperKeyPair } from '../identity/index.js';
+import { isPrivateAddress } from './addresses.js';
 
 export interface NetworkOptions {
   identity: Identity;
@@ -155,8 +156,8 @@ export class Network extends EventEmitter<{ connection: [PeerConnection] }> {
 }
 
 /**
- * DHT options for a private network (`canopy testnet` on loopback, or a LAN bootstrap
- * node): every device there is directly reachable, so the node says so (firewalled:
+ * DHT options for a private network (`canopy testnet` on loopback, or a bootstrap node at
+ * a private address: a LAN's, or a VPN mesh's such as Tailscale's): every device there is directly reachable, so the node says so (firewalled:
  * false). Left to find that out itself, a new node believes it is behind a NAT, and the
  * first connections to it stall until they time out and are retried (~15 s). On loopback
  * the node must also bind to loopback, or the address it announces is unreachable.
@@ -166,7 +167,7 @@ export function localDhtOptions(bootstrap: readonly { host: string }[]): { host?
   if (bootstrap.length === 0) return {};
   const loopback = bootstrap.every((b) => b.host === 'localhost' || b.host.startsWith('127.'));
   if (loopback) return { host: '127.0.0.1', firewalled: false };
-  const privateLan = bootstrap.every((b) => /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(b.host));
+  const privateLan = bootstrap.every((b) => isPrivateAddress(b.host));
   return privateLan ? { firewalled: false } : {};
 }
 
