@@ -154,7 +154,9 @@ describe('canopy CLI', () => {
 
   it('runs a daemon the CLI talks to, refuses a second one, watches folders and stops cleanly', async () => {
     await init();
-    await cliJson(home, ['folder', 'add', docs, '--id', 'docs']);
+    // Without a daemon nothing indexes a new folder yet, and the CLI says what will.
+    const alone = await runCli(['folder', 'add', docs, '--id', 'docs'], { home });
+    expect(alone.stdout).toMatch(/as folder docs .*Run `canopy scan docs` or start the daemon to index it\./);
     const d = await daemon();
     const status = await cliJson<StatusInfo>(home, ['status']);
     expect(status).toMatchObject({ via: 'daemon', daemon: { pid: d.info.pid, url: d.info.url } });
@@ -162,6 +164,14 @@ describe('canopy CLI', () => {
     const second = await runCli(['daemon', '--port', '0'], { home });
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`in use by a running Canopy daemon \\(pid ${d.info.pid}\\)`));
+
+    // With one, the daemon indexes a folder as it is added.
+    const more = path.join(base, 'more');
+    fs.mkdirSync(more);
+    fs.writeFileSync(path.join(more, 'there.txt'), 'before the share');
+    const added = await runCli(['folder', 'add', more, '--id', 'more'], { home });
+    expect(added.stdout).toMatch(/as folder more .*The running daemon is indexing it and will keep it in sync\./);
+    await waitFor(async () => (await cliJson<FileEntry[]>(home, ['ls', 'more'])).find((e) => e.path === 'there.txt'), 'the daemon to index the new folder');
 
     fs.writeFileSync(path.join(docs, 'new.txt'), 'seen by the watcher');
     const entry = await waitFor(async () => (await cliJson<FileEntry[]>(home, ['ls', 'docs'])).find((e) => e.path === 'new.txt'), 'the watcher to index new.txt');

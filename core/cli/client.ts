@@ -10,19 +10,24 @@ import { connectHttp, type WebSocketCtor } from '../api/http-client.js';
 import type { CanopyClient } from '../api/types.js';
 import { readDaemonInfo } from '../daemon/index.js';
 
-export async function withClient<T>(home: string, fn: (client: CanopyClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a client of the home's engine. `via` says which: 'daemon' (the running
+ * daemon, which also watches, indexes and syncs on its own) or 'direct' (the home opened
+ * for this command only, which does nothing once the command ends).
+ */
+export async function withClient<T>(home: string, fn: (client: CanopyClient, via: 'daemon' | 'direct') => Promise<T>): Promise<T> {
   const daemon = readDaemonInfo(home);
   if (daemon) {
     const client = connectHttp({ url: daemon.url, token: daemon.token, WebSocket: WebSocket as unknown as WebSocketCtor });
     try {
-      return await fn(client);
+      return await fn(client, 'daemon');
     } finally {
       await client.close?.();
     }
   }
   const engine = Engine.open(home, 'cli');
   try {
-    return await fn(new ApiService(engine));
+    return await fn(new ApiService(engine), 'direct');
   } finally {
     await engine.close();
   }

@@ -76,9 +76,16 @@ export function buildProgram(): Command {
     .option('--label <label>', 'display name (default: the directory name)')
     .option('--json', 'print JSON')
     .action(async (p: string, o: { id?: string; mode?: 'full' | 'on-demand'; priority?: 'normal'; class?: 'standard'; label?: string; json?: boolean }, cmd: Command) => {
-      const f = await withClient(homeOf(cmd), (c) => c.call('folder.add', { path: path.resolve(p), id: o.id, mode: o.mode, priority: o.priority, dataClass: o.class, label: o.label }));
+      const { f, via } = await withClient(homeOf(cmd), async (c, via) => ({
+        f: await c.call('folder.add', { path: path.resolve(p), id: o.id, mode: o.mode, priority: o.priority, dataClass: o.class, label: o.label }),
+        via,
+      }));
       if (o.json) json(f);
-      else out(`Shared ${f.path} as folder ${f.id} (${f.mode}, ${f.priority}, ${f.dataClass}). Run \`canopy scan ${f.id}\` or start the daemon to index it.`);
+      else {
+        // A running daemon watches and indexes the folder at once; without one, nothing does yet.
+        const next = via === 'daemon' ? 'The running daemon is indexing it and will keep it in sync.' : `Run \`canopy scan ${f.id}\` or start the daemon to index it.`;
+        out(`Shared ${f.path} as folder ${f.id} (${f.mode}, ${f.priority}, ${f.dataClass}). ${next}`);
+      }
     });
   folder.command('list')
     .description('list the folders this device knows')
@@ -153,9 +160,12 @@ export function buildProgram(): Command {
     .description('pair this device with your mesh using an invite code')
     .option('--json', 'print JSON')
     .action(async (code: string, o: { json?: boolean }, cmd: Command) => {
-      const r = await withClient(homeOf(cmd), (c) => c.call('mesh.join', { code }));
+      const { r, via } = await withClient(homeOf(cmd), async (c, via) => ({ r: await c.call('mesh.join', { code }), via }));
       if (o.json) json(r);
-      else out(`Joined the mesh: ${r.devices.filter((d) => !d.revokedAt).length} devices. Start \`canopy daemon\` to keep syncing.`);
+      else {
+        const next = via === 'daemon' ? 'The running daemon is syncing with them.' : 'Start `canopy daemon` to keep syncing.';
+        out(`Joined the mesh: ${r.devices.filter((d) => !d.revokedAt).length} devices. ${next}`);
+      }
     });
 
   program.command('devices')

@@ -149,7 +149,8 @@ describe('sync between devices', () => {
     const m = mesh;
     for (const n of ['alpha', 'beta', 'gamma']) await m.start(n);
     const inv = await cliJson<{ code: string }>(m.device('alpha').home, ['invite']);
-    await cliJson(m.device('beta').home, ['join', inv.code]);
+    const joined = await runCli(['join', inv.code], { home: m.device('beta').home });
+    expect(joined.stdout).toMatch(/Joined the mesh: 2 devices\. The running daemon is syncing with them\./);
     const reused = await runCli(['join', inv.code], { home: m.device('gamma').home });
     expect(reused.code).toBe(1);
     expect(reused.stderr).toMatch(/refused: this invite was already used/);
