@@ -6,8 +6,9 @@
 import net from 'node:net';
 import os from 'node:os';
 
-/** Listens on every address, IPv6 and IPv4 (Linux, macOS and Windows accept both on '::'). */
+/** The host to listen on for every address, IPv6 and IPv4 (Linux, macOS and Windows take both on '::')... */
 export const ANY_HOST = '::';
+/** ...and for every IPv4 address, where IPv6 is turned off. */
 export const ANY_IPV4_HOST = '0.0.0.0';
 
 /**

@@ -11,7 +11,7 @@ import Hyperswarm, { type PeerDiscovery, type SecretStream } from 'hyperswarm';
 import DHT from 'hyperdht';
 import type { Identity } from '../identity/index.js';
 import { deviceIdFromPublicKey, toHyperKeyPair } from '../identity/index.js';
-import { isPrivateAddress } from './addresses.js';
+import { isLoopback, isPrivateAddress } from './addresses.js';
 
 export interface NetworkOptions {
   identity: Identity;
@@ -157,15 +157,16 @@ export class Network extends EventEmitter<{ connection: [PeerConnection] }> {
 
 /**
  * DHT options for a private network (`canopy testnet` on loopback, or a bootstrap node at
- * a private address: a LAN's, or a VPN mesh's such as Tailscale's): every device there is directly reachable, so the node says so (firewalled:
- * false). Left to find that out itself, a new node believes it is behind a NAT, and the
- * first connections to it stall until they time out and are retried (~15 s). On loopback
- * the node must also bind to loopback, or the address it announces is unreachable.
+ * a private address: a LAN's, or a VPN mesh's such as Tailscale's): every device there is
+ * directly reachable, so the node says so (firewalled: false). Left to find that out
+ * itself, a new node believes it is behind a NAT, and the first connections to it stall
+ * until they time out and are retried (~15 s). On loopback the node must also bind to
+ * loopback, or the address it announces is unreachable.
  */
 export function localDhtOptions(bootstrap: readonly { host: string }[]): { host?: string; firewalled?: boolean } {
   // No bootstrap nodes: the public DHT, where none of this holds.
   if (bootstrap.length === 0) return {};
-  const loopback = bootstrap.every((b) => b.host === 'localhost' || b.host.startsWith('127.'));
+  const loopback = bootstrap.every((b) => b.host === 'localhost' || isLoopback(b.host));
   if (loopback) return { host: '127.0.0.1', firewalled: false };
   const privateLan = bootstrap.every((b) => isPrivateAddress(b.host));
   return privateLan ? { firewalled: false } : {};
