@@ -10,6 +10,8 @@ import { CanopyError } from '../errors/index.js';
 const VERSION = 1;
 const SECRET_BYTES = 16;
 const LENGTH = 1 + SECRET_BYTES + 4 + 2;
+/** Letters of a code: 5 bits each, the last one padded with zero bits. */
+const LETTERS = Math.ceil((LENGTH * 8) / 5);
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 export const LINK_PREFIX = 'canopy://join/';
 
@@ -31,8 +33,13 @@ export function decodeInvite(text: string, now = Date.now()): InviteCode {
   const raw = text.trim().toLowerCase().replace(LINK_PREFIX, '').replace(/[\s-]/g, '');
   if (!/^[a-z2-7]*$/.test(raw)) throw new CanopyError('BAD_ARGUMENT', 'that is not an invite code: it has characters an invite never contains');
   const bytes = unbase32(raw);
-  if (bytes.length < LENGTH) throw new CanopyError('BAD_ARGUMENT', 'the invite code is incomplete (was it cut off when copied?)');
-  if (bytes.length > LENGTH || bytes[0] !== VERSION) throw new CanopyError('BAD_ARGUMENT', 'that is not a Canopy invite code (or it is from a newer version)');
+  if (bytes.length > 0 && bytes[0] !== VERSION) throw new CanopyError('BAD_ARGUMENT', 'that is not a Canopy invite code (or it is from a newer version)');
+  if (raw.length < LETTERS) throw new CanopyError('BAD_ARGUMENT', 'the invite code is incomplete (was it cut off when copied?)');
+  // Extra letters would otherwise be dropped unseen: two codes pasted together, or a stray key.
+  if (raw.length > LETTERS) throw new CanopyError('BAD_ARGUMENT', `the invite code has ${raw.length - LETTERS} letter${raw.length - LETTERS === 1 ? '' : 's'} too many (${LETTERS} expected)`);
+  // A last letter whose padding bits are set decodes to the same bytes as the right one; the
+  // check cannot see that, so each code has exactly one spelling.
+  if (base32(bytes) !== raw) throw new CanopyError('BAD_ARGUMENT', 'the invite code is mistyped or damaged (its last letter is not one an invite ends with)');
   if (!checksum(bytes.subarray(0, LENGTH - 2)).equals(bytes.subarray(LENGTH - 2))) {
     throw new CanopyError('BAD_ARGUMENT', 'the invite code is mistyped or damaged (its check letters do not match)');
   }
