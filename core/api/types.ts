@@ -17,6 +17,9 @@ const priority = z.enum(['critical', 'high', 'normal', 'low', 'expendable']);
 /** Largest merged content accepted through the API (the merge view edits text). */
 export const MAX_API_CONTENT_BYTES = 64 * 1024 * 1024;
 
+/** The longest an invite may stay valid: a code is a key to the mesh, so it should not lie around for long. */
+export const INVITE_MAX_EXPIRY_MS = 30 * 86_400_000;
+
 export const commandParams = {
   status: z.object({}).strict(),
   'folder.add': z.object({
@@ -31,7 +34,7 @@ export const commandParams = {
   'folder.remove': z.object({ id: folderId }).strict(),
   scan: z.object({ folder: folderId.optional(), paths: z.array(relPath).max(10_000).optional() }).strict(),
   ls: z.object({ target: z.string().min(1).max(4096) }).strict(),
-  'invite.create': z.object({ expiresInMs: z.number().int().positive().max(30 * 86_400_000).optional() }).strict(),
+  'invite.create': z.object({ expiresInMs: z.number().int().positive().max(INVITE_MAX_EXPIRY_MS).optional() }).strict(),
   'mesh.join': z.object({ code: z.string().min(1).max(200) }).strict(),
   'device.list': z.object({}).strict(),
   'device.remove': z.object({ id: z.string().min(4).max(64) }).strict(),

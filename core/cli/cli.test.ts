@@ -108,6 +108,9 @@ describe('canopy CLI', () => {
       [['scan', 'nope'], /no folder with id "nope"/],
       [['ls', 'nope/x'], /no folder with id "nope"/],
       [['init', '--label', 'oops'], /key=value/],
+      [['invite', '--expires', '0'], /^canopy: an invite stays valid for more than 0 and at most 30 days, got --expires 0\n$/],
+      [['invite', '--expires', '31d'], /^canopy: an invite stays valid for more than 0 and at most 30 days, got --expires 31d\n$/],
+      [['invite', '--expires', 'soon'], /expected a duration like "15m"/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, { home });

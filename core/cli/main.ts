@@ -11,6 +11,7 @@ import { Engine } from '../engine/index.js';
 import { readDaemonInfo, startDaemon, uiUrl } from '../daemon/index.js';
 import { CanopyError } from '../errors/index.js';
 import { ApiCallError } from '../api/http-client.js';
+import { INVITE_MAX_EXPIRY_MS } from '../api/types.js';
 import { APP_VERSION } from '../version.js';
 import { withClient } from './client.js';
 import { registerVersionCommands } from './version-commands.js';
@@ -146,6 +147,9 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { expires: string; json?: boolean }, cmd: Command) => {
       const expiresInMs = parseDuration(o.expires);
+      if (expiresInMs <= 0 || expiresInMs > INVITE_MAX_EXPIRY_MS) {
+        throw new CanopyError('BAD_ARGUMENT', `an invite stays valid for more than 0 and at most 30 days, got --expires ${o.expires}`);
+      }
       const inv = await withClient(homeOf(cmd), (c) => c.call('invite.create', { expiresInMs }));
       if (o.json) {
         json(inv);
