@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileEntry, FolderInfo, ScanReport, StatusInfo, VersionInfo } from '../api/types.js';
 import { cliJson, CLI, runCli, startDaemonProcess, tmpDir, waitFor, writeSeededFile, type DaemonProcess } from '../testing/index.js';
+import { isAlive } from '../home/index.js';
 
 let base: string;
 let home: string;
@@ -182,8 +183,13 @@ describe('canopy CLI', () => {
     fs.rmSync(path.join(docs, 'new.txt'));
     await waitFor(async () => (await cliJson<FileEntry[]>(home, ['ls', 'docs'])).find((e) => e.path === 'new.txt' && e.kind === 'tombstone'), 'the delete to be recorded');
 
+    // `canopy stop` returns once the daemon's process has ended, cleanly.
+    const stopped = await runCli(['stop'], { home });
+    expect(stopped.stdout).toBe(`Stopped the daemon (pid ${d.info.pid}).\n`);
+    expect(isAlive(d.info.pid)).toBe(false);
     expect(await d.stop()).toBe(0);
-    expect(d.output()).toMatch(/stopped cleanly/);
+    expect(d.output()).toMatch(/SIGTERM, shutting down[\s\S]*stopped cleanly/);
+    expect((await runCli(['stop'], { home })).stdout).toBe('No daemon is running for this home.\n');
     expect(fs.existsSync(path.join(home, 'daemon.json'))).toBe(false);
     expect(fs.existsSync(path.join(home, 'lock'))).toBe(false);
     expect((await cliJson<StatusInfo>(home, ['status'])).via).toBe('direct');

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isBootstrapNode, parseDuration, resolveHome } from '../config/index.js';
 import { startTestnet } from '../net/testnet.js';
 import { Engine } from '../engine/index.js';
-import { readDaemonInfo, startDaemon, uiUrl } from '../daemon/index.js';
+import { readDaemonInfo, startDaemon, stopRunningDaemon, uiUrl } from '../daemon/index.js';
 import { CanopyError } from '../errors/index.js';
 import { ApiCallError } from '../api/http-client.js';
 import { INVITE_MAX_EXPIRY_MS } from '../api/types.js';
@@ -50,7 +50,7 @@ export function buildProgram(): Command {
     .description('Keep your files alive across all of your own devices.')
     .version(APP_VERSION)
     .option('--home <dir>', 'the device home (default: $CANOPY_HOME or the platform app-data folder)')
-    .showHelpAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride();
 
   program.command('init')
@@ -237,6 +237,13 @@ export function buildProgram(): Command {
       const home = homeOf(cmd);
       if (o.init) await initIfNeeded(home);
       await runDaemon(home, o.port, o.bootstrap);
+    });
+
+  program.command('stop')
+    .description('shut the running daemon down cleanly, as SIGTERM does, and wait until it has')
+    .action(async (_o: unknown, cmd: Command) => {
+      const pid = await stopRunningDaemon(homeOf(cmd));
+      out(pid === undefined ? 'No daemon is running for this home.' : `Stopped the daemon (pid ${pid}).`);
     });
 
   program.command('ui')

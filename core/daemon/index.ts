@@ -9,6 +9,7 @@ import { hostDevice, type DeviceHost } from '../host/index.js';
 import { startHttpApi, type HttpApiServer } from '../api/http-server.js';
 import { homeFiles, isAlive } from '../home/index.js';
 import { writeFileAtomic } from '../config/index.js';
+import { CanopyError, errnoCode } from '../errors/index.js';
 import { staticUi, uiDirectory } from './static-ui.js';
 
 export interface DaemonInfo {
@@ -78,6 +79,32 @@ export function readDaemonInfo(home: string): DaemonInfo | undefined {
   }
   if (typeof info.pid !== 'number' || typeof info.url !== 'string' || typeof info.token !== 'string') return undefined;
   return isAlive(info.pid) ? (info as DaemonInfo) : undefined;
+}
+
+/**
+ * Asks the home's running daemon to shut down as SIGTERM does (open writes finished, peers
+ * told, daemon.json removed) and waits for its process to end. Returns its pid, or
+ * undefined when none was running. Throws DAEMON_UNREACHABLE if it is still running after
+ * `timeoutMs`: a big file being flushed can take a while, and killing it then would lose
+ * nothing but is the user's call.
+ */
+export async function stopRunningDaemon(home: string, timeoutMs = 60_000): Promise<number | undefined> {
+  const info = readDaemonInfo(home);
+  if (!info) return undefined;
+  try {
+    process.kill(info.pid, 'SIGTERM');
+  } catch (err) {
+    if (errnoCode(err) === 'ESRCH') return info.pid; // ended between the read and the signal
+    throw new CanopyError('DAEMON_UNREACHABLE', `cannot signal the daemon (pid ${info.pid}): ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(info.pid)) {
+    if (Date.now() > deadline) {
+      throw new CanopyError('DAEMON_UNREACHABLE', `the daemon (pid ${info.pid}) is still shutting down after ${Math.round(timeoutMs / 1000)} s; see its log, or run \`canopy stop\` again`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return info.pid;
 }
 
 function removeDaemonInfo(home: string, pid: number): void {
