@@ -195,6 +195,22 @@ describe('canopy CLI', () => {
     expect((await cliJson<StatusInfo>(home, ['status'])).via).toBe('direct');
   });
 
+  it('stop never signals a process that a stale daemon.json names but that is no daemon', async () => {
+    await init();
+    // After a crash daemon.json stays, and its pid may later be another program's.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(path.join(home, 'daemon.json'), JSON.stringify({ pid: other.pid, url: 'http://127.0.0.1:9', token: 'stale', startedAt: 0 }));
+      const r = await runCli(['stop'], { home });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`canopy: daemon.json names pid ${other.pid}, but no daemon with that pid answers at http://127.0.0.1:9: it may have crashed, and pid ${other.pid} was not signalled\n`);
+      expect(other.exitCode).toBeNull();
+      expect(isAlive(other.pid!)).toBe(true);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   it('guards the HTTP API with the token and serves events over WebSocket', async () => {
     await init();
     await cliJson(home, ['folder', 'add', docs, '--id', 'docs']);

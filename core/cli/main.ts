@@ -148,7 +148,7 @@ export function buildProgram(): Command {
     .action(async (o: { expires: string; json?: boolean }, cmd: Command) => {
       const expiresInMs = parseDuration(o.expires);
       if (expiresInMs <= 0 || expiresInMs > INVITE_MAX_EXPIRY_MS) {
-        throw new CanopyError('BAD_ARGUMENT', `an invite stays valid for more than 0 and at most 30 days, got --expires ${o.expires}`);
+        throw new CanopyError('BAD_ARGUMENT', `an invite stays valid for more than 0 and at most ${INVITE_MAX_EXPIRY_MS / 86_400_000} days, got --expires ${o.expires}`);
       }
       const inv = await withClient(homeOf(cmd), (c) => c.call('invite.create', { expiresInMs }));
       if (o.json) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostDevice, type DeviceHost } from '../host/index.js';
 import { startHttpApi, type HttpApiServer } from '../api/http-server.js';
+import { connectHttp } from '../api/http-client.js';
 import { homeFiles, isAlive } from '../home/index.js';
 import { writeFileAtomic } from '../config/index.js';
 import { CanopyError, errnoCode } from '../errors/index.js';
@@ -85,12 +86,13 @@ export function readDaemonInfo(home: string): DaemonInfo | undefined {
  * Asks the home's running daemon to shut down as SIGTERM does (open writes finished, peers
  * told, daemon.json removed) and waits for its process to end. Returns its pid, or
  * undefined when none was running. Throws DAEMON_UNREACHABLE if it is still running after
- * `timeoutMs`: a big file being flushed can take a while, and killing it then would lose
- * nothing but is the user's call.
+ * `timeoutMs`: a big file being flushed can take a while (killing it would lose nothing,
+ * every write being atomic, but that is the user's call).
  */
 export async function stopRunningDaemon(home: string, timeoutMs = 60_000): Promise<number | undefined> {
   const info = readDaemonInfo(home);
   if (!info) return undefined;
+  await confirmDaemonProcess(info);
   try {
     process.kill(info.pid, 'SIGTERM');
   } catch (err) {
@@ -105,6 +107,26 @@ export async function stopRunningDaemon(home: string, timeoutMs = 60_000): Promi
     await new Promise((r) => setTimeout(r, 100));
   }
   return info.pid;
+}
+
+/**
+ * Makes sure the pid in daemon.json is still the daemon's before it is signalled: after a
+ * crash the file stays behind, and its pid may since belong to another of the user's
+ * programs. The daemon must answer on its API, with its token, and name that pid.
+ */
+async function confirmDaemonProcess(info: DaemonInfo): Promise<void> {
+  const client = connectHttp({ url: info.url, token: info.token });
+  let pid: number | undefined;
+  try {
+    pid = (await client.call('status', {})).daemon?.pid;
+  } catch {
+    pid = undefined;
+  } finally {
+    await client.close?.();
+  }
+  if (pid !== info.pid) {
+    throw new CanopyError('DAEMON_UNREACHABLE', `daemon.json names pid ${info.pid}, but no daemon with that pid answers at ${info.url}: it may have crashed, and pid ${info.pid} was not signalled`);
+  }
 }
 
 function removeDaemonInfo(home: string, pid: number): void {
