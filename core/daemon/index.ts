@@ -116,14 +116,9 @@ export async function stopRunningDaemon(home: string, timeoutMs = 60_000): Promi
  */
 async function confirmDaemonProcess(info: DaemonInfo): Promise<void> {
   const client = connectHttp({ url: info.url, token: info.token });
-  let pid: number | undefined;
-  try {
-    pid = (await client.call('status', {})).daemon?.pid;
-  } catch {
-    pid = undefined;
-  } finally {
-    await client.close?.();
-  }
+  // Unreachable, refused or answering for another process: all mean "not this daemon".
+  const pid = await client.call('status', {}).then((s) => s.daemon?.pid, () => undefined);
+  await client.close?.();
   if (pid !== info.pid) {
     throw new CanopyError('DAEMON_UNREACHABLE', `daemon.json names pid ${info.pid}, but no daemon with that pid answers at ${info.url}: it may have crashed, and pid ${info.pid} was not signalled`);
   }
