@@ -71,7 +71,7 @@ describe('chunk requests between two sessions', () => {
     const chunks = chunkSet(200, 4096, 'small');
     const { a, writesA, writesB } = await pair(chunks);
     const got = await Promise.all([...chunks].map(([hash, data]) => a.request(hash, data.length)));
-    expect(got.map((d) => blake3Hex(d))).toEqual([...chunks.keys()]);
+    expect(got.map((d) => blake3Hex(d.take()))).toEqual([...chunks.keys()]);
     expect(a.inflight()).toBe(0);
     expect(a.inflightBytes()).toBe(0);
     // 200 requests went out in one turn: one frame, or a few. Unbatched, each was a frame.
@@ -93,7 +93,7 @@ describe('chunk requests between two sessions', () => {
     const chunks = chunkSet(3, 1024 * 1024, 'large');
     const { a, writesB } = await pair(chunks);
     const got = await Promise.all([...chunks].map(([hash, data]) => a.request(hash, data.length)));
-    expect(got.map((d) => blake3Hex(d))).toEqual([...chunks.keys()]);
+    expect(got.map((d) => blake3Hex(d.take()))).toEqual([...chunks.keys()]);
     expect(writesB.filter((n) => n >= 1024 * 1024)).toHaveLength(3);
     expect(Math.max(...writesB)).toBeLessThan(1024 * 1024 + 1024);
   });

@@ -13,6 +13,7 @@ import {
   type Cancel, type Capacity, type ChunkData, type DirectOffer, type ChunkRequest, type Entries, type ErrorMessage, type Hashes, type Hello,
   type HoldsAnswer, type HoldsQuestion, type Inventory, type Vector, type WireEntry,
 } from '../net/messages.js';
+import { ChunkDelivery } from './delivery.js';
 import { fromBitfield, MAX_HOLDS_PER_QUESTION, toBitfield } from './holds.js';
 import { MAX_DIRECT_ADDRESSES, type DirectAddress } from '../net/direct.js';
 import { PeerStats } from './peer-stats.js';
@@ -76,7 +77,7 @@ interface Pending {
   hash: string;
   size: number;
   started: number;
-  resolve: (data: Buffer) => void;
+  resolve: (delivery: ChunkDelivery) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -200,11 +201,11 @@ export class PeerSession {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Asks the peer for one chunk; resolves with bytes whose hash was checked. */
-  request(hash: string, size: number, timeoutMs = 30_000): Promise<Buffer> {
+  /** Asks the peer for one chunk; resolves with bytes whose hash was checked, to be taken from the delivery (delivery.ts says why). */
+  request(hash: string, size: number, timeoutMs = 30_000): Promise<ChunkDelivery> {
     if (this.closed) return Promise.reject(new CanopyError('IO_ERROR', `device ${this.deviceId.slice(0, 8)} is not connected`));
     const id = this.nextId++;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<ChunkDelivery>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.settle(id);
         this.send(this.m.cancel, { id });
@@ -449,7 +450,7 @@ export class PeerSession {
       return;
     }
     this.stats.success(data.length, performance.now() - p.started);
-    p.resolve(data);
+    p.resolve(new ChunkDelivery(data));
   }
 
   /** Takes chunk request `id` off the books (its timer stopped); undefined when it is not pending. */
