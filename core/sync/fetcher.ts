@@ -152,7 +152,7 @@ export class ChunkFetcher {
   /**
    * Waits in line (by `ticket`) until release() or poke() wakes this fetch, or a second
    * has passed anyway (then it leaves the line, so a later release() wakes a fetch that is
-   * still waiting). Resolves true when woken, which the caller must answer with turnTaken().
+   * still waiting). Resolves true when woken; the caller then takes itself off `waking`.
    */
   private waitTurn(ticket: number): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
