@@ -20,7 +20,7 @@ import { ANY_HOST } from '../net/addresses.js';
 import { ChunkFetcher, type ChunkRef } from './fetcher.js';
 import { LocalChunks } from './local-chunks.js';
 import { HeldHere, MAX_HOLDS_PER_QUESTION } from './holds.js';
-import { Materializer, type MaterializeAction, type MaterializePlan } from './materialize.js';
+import { Materializer, type FetchChunk, type MaterializeAction, type MaterializePlan } from './materialize.js';
 import { answerPairing, requestPairing } from './pairing.js';
 import { RateLimiter } from './rate-limit.js';
 import { fetchIntoStore } from './fetch-chunks.js';
@@ -28,6 +28,20 @@ import { createPlacementView, OnDemand, Quota, type PlacementView } from '../pla
 import { ReplicaFacts } from './replica-facts.js';
 import { PeerSession } from './session.js';
 import { PeerLinks } from './links.js';
+
+/** The materialize pass under way, as status reports it (SyncService.running). */
+interface RunningPass {
+  folderId: string;
+  /** Files of the planned slices not yet written. */
+  files: number;
+  /** Bytes those files had to fetch when planned. */
+  bytes: number;
+  /** Paths of the pass not planned yet. */
+  unplanned: number;
+  /** Chunks fetched for files not yet written (hash -> size), and their sum. */
+  arrived: Map<string, number>;
+  arrivedBytes: number;
+}
 
 export interface PeerStatus {
   deviceId: string;
@@ -147,8 +161,10 @@ export class SyncService extends EventEmitter<SyncEvents> {
   /**
    * The running pass: what its slices planned so far still have to fetch, and how many of its
    * paths are not planned yet (status while files arrive, without planning the folder again).
+   * `arrived` holds the chunks fetched for files not yet written, so a big file's figures
+   * shrink as its chunks come in, not only once it is whole.
    */
-  private running: { folderId: string; files: number; bytes: number; unplanned: number } | undefined;
+  private running: RunningPass | undefined;
   /** A pass over a whole folder is under way (its figures are not known before its plan). */
   private wholeFolderPass = false;
   /** Bytes to fetch per file in the last pass that fetched: the estimate for paths queued behind it. */
@@ -712,7 +728,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const run = this.running?.folderId === folderId ? this.running : undefined;
     const estimated = (run?.unplanned ?? 0) + (queued?.size ?? 0);
     const files = (run?.files ?? 0) + estimated;
-    const bytes = (run?.bytes ?? 0) + estimated * this.bytesPerFile;
+    const bytes = Math.max(0, (run?.bytes ?? 0) - (run?.arrivedBytes ?? 0)) + estimated * this.bytesPerFile;
     return { files, bytes: Math.round(bytes) };
   }
 
@@ -792,7 +808,7 @@ export class SyncService extends EventEmitter<SyncEvents> {
         this.running = undefined;
         const report = await this.materializer.applyPlanned(folderId, list, (plan, pathsLeft) => {
           this.slicePlanned(folderId, plan, pathsLeft);
-          return this.fetcher.sequential(plan.actions.flatMap((a) => a.missingChunks));
+          return this.countingArrivals(this.fetcher.sequential(plan.actions.flatMap((a) => a.missingChunks)));
         }, (a) => this.settledRunning(a));
         this.running = undefined;
         this.wholeFolderPass = false;
@@ -820,14 +836,39 @@ export class SyncService extends EventEmitter<SyncEvents> {
     const files = plan.actions.filter((a) => a.missingChunks.length > 0).length;
     if (files > 0) this.bytesPerFile = plan.bytesMissing / files;
     const run = this.running?.folderId === folderId ? this.running : undefined;
-    this.running = { folderId, files: (run?.files ?? 0) + files, bytes: (run?.bytes ?? 0) + plan.bytesMissing, unplanned: pathsLeft };
+    this.running = {
+      folderId, files: (run?.files ?? 0) + files, bytes: (run?.bytes ?? 0) + plan.bytesMissing, unplanned: pathsLeft,
+      arrived: run?.arrived ?? new Map(), arrivedBytes: run?.arrivedBytes ?? 0,
+    };
+  }
+
+  /** The pass's fetch, noting each chunk that arrives (neededWhileBusy counts it as no longer needed). */
+  private countingArrivals(fetch: FetchChunk): FetchChunk {
+    const counted = async (hash: string, size: number) => {
+      const data = await fetch(hash, size);
+      const run = this.running;
+      if (run && !run.arrived.has(hash)) {
+        run.arrived.set(hash, size);
+        run.arrivedBytes += size;
+      }
+      return data;
+    };
+    return fetch.verified === undefined ? counted : Object.assign(counted, { verified: fetch.verified });
   }
 
   /** One path of the running pass is done (written, or given up for now). */
   private settledRunning(a: MaterializeAction): void {
-    if (!this.running || a.missingChunks.length === 0) return;
-    this.running.files = Math.max(0, this.running.files - 1);
-    this.running.bytes = Math.max(0, this.running.bytes - a.missingBytes);
+    const run = this.running;
+    if (!run || a.missingChunks.length === 0) return;
+    run.files = Math.max(0, run.files - 1);
+    run.bytes = Math.max(0, run.bytes - a.missingBytes);
+    // Its chunks leave the figures with the file: no longer counted as arrived either.
+    for (const c of a.missingChunks) {
+      const size = run.arrived.get(c.hash);
+      if (size === undefined) continue;
+      run.arrived.delete(c.hash);
+      run.arrivedBytes -= size;
+    }
   }
 
   /** Chunks no connected device had: try again shortly (a peer may have come online). */

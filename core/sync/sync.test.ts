@@ -205,6 +205,36 @@ describe('sync between devices', () => {
     expect(fs.readFileSync(path.join(m.device('alpha').folder, 'only-beta.txt'), 'utf8')).toBe('beta only');
   }, 120_000);
 
+  it('shows what a big file still needs while its chunks arrive, with the rate and the time left', async () => {
+    const size = 24 * 1024 * 1024;
+    // beta downloads at 4 MiB/s: the file takes about five seconds to arrive, long enough to watch.
+    const m = await twoDevices((mm) => writeConfig(mm.device('beta').home, { network: { download_limit: '4 MiB/s' } }));
+    writeSeededFile(path.join(m.device('alpha').folder, 'big.bin'), size, 'status-progress');
+    const samples: { needed: number; rateIn: number; eta: number | null }[] = [];
+    await waitFor(async () => {
+      const arrived = fs.existsSync(path.join(m.device('beta').folder, 'big.bin'));
+      const s = (await cliJson<StatusInfo>(m.device('beta').home, ['status'])).sync;
+      const needed = s?.folders.find((f) => f.folderId === 'docs')?.neededBytes ?? 0;
+      if (!arrived && s && needed > 0) samples.push({ needed, rateIn: s.rateIn, eta: s.etaSeconds });
+      return arrived || undefined;
+    }, 'the big file on beta', 60_000);
+    expect(fileDigest(path.join(m.device('beta').folder, 'big.bin'))).toBe(fileDigest(path.join(m.device('alpha').folder, 'big.bin')));
+    // The figures shrink as chunks come in, not only once the file is whole, and never grow back.
+    expect(samples.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...samples.map((x) => x.needed))).toBeLessThanOrEqual(size);
+    expect(Math.min(...samples.map((x) => x.needed))).toBeLessThan(size / 2);
+    for (let i = 1; i < samples.length; i++) expect(samples[i]?.needed).toBeLessThanOrEqual(samples[i - 1]?.needed as number);
+    // While it arrives: a rate near the 4 MiB/s limit and a time left that fits what is still needed.
+    const moving = samples.filter((x) => x.rateIn > 0);
+    expect(moving.length).toBeGreaterThanOrEqual(2);
+    for (const x of moving) {
+      expect(x.rateIn).toBeLessThan(12 * 1024 * 1024);
+      expect(x.eta).toBe(Math.ceil(x.needed / x.rateIn));
+      expect(x.eta).toBeLessThanOrEqual(30);
+    }
+    expect((await cliJson<StatusInfo>(m.device('beta').home, ['status'])).sync?.folders).toEqual([{ folderId: 'docs', neededFiles: 0, neededBytes: 0 }]);
+  }, 120_000);
+
   it('pauses and resumes syncing', async () => {
     const m = await twoDevices();
     expect((await runCli(['pause'], { home: m.device('beta').home })).code).toBe(0);
