@@ -179,8 +179,10 @@ describe('TailHelper (a real helper thread)', () => {
     const hooks = {
       afterBlock: (bytesRead: number) => {
         readUpTo = bytesRead;
-        // A worker past the middle is about as far as the helper; here the helper boots under tsx, so it gets time.
-        if (at !== undefined && bytesRead >= at) pause(20);
+        // A worker past the middle is about as far as the helper; here the helper boots under
+        // tsx, so it gets time: up to 200 ms a block, 4.8 s over the second half of the big
+        // file, which a loaded CI machine needed (20 ms a block once left a new helper unused).
+        if (at !== undefined && bytesRead >= at) pause(200);
       },
     };
     const join = (file: FileIdentity): TailJoin | undefined => {

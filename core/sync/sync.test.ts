@@ -206,9 +206,10 @@ describe('sync between devices', () => {
   }, 120_000);
 
   it('shows what a big file still needs while its chunks arrive, with the rate and the time left', async () => {
-    const size = 24 * 1024 * 1024;
-    // beta downloads at 4 MiB/s: the file takes about five seconds to arrive, long enough to watch.
-    const m = await twoDevices((mm) => writeConfig(mm.device('beta').home, { network: { download_limit: '4 MiB/s' } }));
+    const size = 16 * 1024 * 1024;
+    // beta downloads at 2 MiB/s: the file takes about seven seconds to arrive, long enough to
+    // sample its status several times even on a loaded machine (each sample is a CLI run).
+    const m = await twoDevices((mm) => writeConfig(mm.device('beta').home, { network: { download_limit: '2 MiB/s' } }));
     writeSeededFile(path.join(m.device('alpha').folder, 'big.bin'), size, 'status-progress');
     const samples: { needed: number; rateIn: number; eta: number | null }[] = [];
     await waitFor(async () => {
@@ -224,13 +225,13 @@ describe('sync between devices', () => {
     expect(Math.max(...samples.map((x) => x.needed))).toBeLessThanOrEqual(size);
     expect(Math.min(...samples.map((x) => x.needed))).toBeLessThan(size / 2);
     for (let i = 1; i < samples.length; i++) expect(samples[i]?.needed).toBeLessThanOrEqual(samples[i - 1]?.needed as number);
-    // While it arrives: a rate near the 4 MiB/s limit and a time left that fits what is still needed.
+    // While it arrives: a rate within the limit (one second of burst allowed) and the time left
+    // that the rate gives for what is still needed.
     const moving = samples.filter((x) => x.rateIn > 0);
     expect(moving.length).toBeGreaterThanOrEqual(2);
     for (const x of moving) {
-      expect(x.rateIn).toBeLessThan(12 * 1024 * 1024);
+      expect(x.rateIn).toBeLessThan(6 * 1024 * 1024);
       expect(x.eta).toBe(Math.ceil(x.needed / x.rateIn));
-      expect(x.eta).toBeLessThanOrEqual(30);
     }
     expect((await cliJson<StatusInfo>(m.device('beta').home, ['status'])).sync?.folders).toEqual([{ folderId: 'docs', neededFiles: 0, neededBytes: 0 }]);
   }, 120_000);
